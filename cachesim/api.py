@@ -1,0 +1,124 @@
+"""Python API for notebooks: ``simulate(machine, trace)`` returns the same
+dictionary the JSON output holds (DESIGN.md section 6)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import __version__
+from .config import Machine, load_machine, machine_from_dict
+from .engine.replay import R_LINES, R_OPS, R_RECORDS, EngineState
+from .engine.stats import ACC, MEM_READ, MEM_WRITE, MISS, level_dict
+from .errors import CachesimError
+from .trace import Trace, TraceMeta, _coerce
+
+
+def as_machine(machine: Machine | str | Path | dict) -> Machine:
+    if isinstance(machine, Machine):
+        return machine
+    if isinstance(machine, dict):
+        return machine_from_dict(machine)
+    return load_machine(machine)
+
+
+def as_trace(trace: Trace | str | Path | np.ndarray, fmt: str = "auto", skip_bad: bool = False) -> Trace:
+    if isinstance(trace, Trace):
+        return trace
+    if isinstance(trace, np.ndarray):
+        return Trace(_coerce(trace, "<array>"), TraceMeta(source="<array>"), "<array>")
+    from .readers import open_trace
+    return open_trace(trace, fmt, skip_bad=skip_bad)
+
+
+def run_records(machine: Machine, trace: Trace, workload: str | None = None, layout: str | None = None,
+                progress: Callable[[int], None] | None = None) -> dict:
+    """Replay `trace` on cold caches and return one run dictionary."""
+    st = EngineState(machine)
+    for chunk in trace.chunks():
+        st.replay(chunk)
+        if progress:
+            progress(len(chunk))
+    return run_dict(st, trace, workload if workload is not None else trace.name, layout)
+
+
+def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -> dict:
+    names = st.names
+    tags = trace.meta.tags
+    s = st.stats
+    ops = int(st.run[R_OPS])
+    levels = {name: level_dict(s[ci].sum(axis=0)) for ci, name in enumerate(names)}
+    mem = s[len(names)].sum(axis=0)
+    by_tag: dict[str, Any] = {}
+    used = np.nonzero(s[:, :, :].sum(axis=(0, 2)))[0]
+    for t in used:
+        tname = tags[t] if t < len(tags) else f"tag{t}"
+        entry = {}
+        for ci, name in enumerate(names):
+            row = s[ci, t]
+            acc = int(row[ACC:ACC + 3].sum())
+            miss = int(row[MISS:MISS + 3].sum())
+            if acc or row.any():
+                entry[name] = {"accesses": acc, "misses": miss}
+        entry["memory"] = {"reads": int(s[len(names), t, MEM_READ]), "writes": int(s[len(names), t, MEM_WRITE])}
+        by_tag[tname] = entry
+    per_op = {name: {"accesses": lv["accesses"] / ops if ops else 0.0,
+                     "misses": lv["misses"] / ops if ops else 0.0} for name, lv in levels.items()}
+    records = int(st.run[R_RECORDS])
+    lines = int(st.run[R_LINES])
+    run = {
+        "workload": workload,
+        "layout": layout,
+        "ops": ops,
+        "accesses": records,
+        "line_accesses": lines,
+        "accesses_per_op": records / ops if ops else 0.0,
+        "lines_per_op": lines / ops if ops else 0.0,
+        "levels": levels,
+        "memory": {"reads": int(mem[MEM_READ]), "writes": int(mem[MEM_WRITE])},
+        # The timing model (latencies, MLP) is not built yet: no invented numbers.
+        "cycles": None,
+        "cycles_per_op": None,
+        "per_op": per_op,
+        "by_tag": by_tag,
+        "semantics": st.machine.semantics,
+        "sampled": trace.meta.sampled,
+        "trace": {"source": trace.meta.source, "format": trace.meta.format,
+                  "skipped_lines": trace.meta.skipped_lines, "ignored_lines": trace.meta.ignored_lines},
+    }
+    if st.machine.semantics == "cachegrind":
+        run["cachegrind"] = cachegrind_counters(st)
+    return run
+
+
+def cachegrind_counters(st: EngineState) -> dict:
+    """The nine counters of cachegrind.out's summary line."""
+    from .engine.stats import K_IFETCH, K_READ, K_WRITE
+    s = st.stats.sum(axis=1)
+    i1 = st.path_i[0]
+    d1 = st.path_d[0]
+    ll = st.path_d[-1]
+    return {
+        "Ir": int(s[i1, ACC + K_IFETCH]), "I1mr": int(s[i1, MISS + K_IFETCH]), "ILmr": int(s[ll, MISS + K_IFETCH]),
+        "Dr": int(s[d1, ACC + K_READ]), "D1mr": int(s[d1, MISS + K_READ]), "DLmr": int(s[ll, MISS + K_READ]),
+        "Dw": int(s[d1, ACC + K_WRITE]), "D1mw": int(s[d1, MISS + K_WRITE]), "DLmw": int(s[ll, MISS + K_WRITE]),
+    }
+
+
+def results(machine: Machine, runs: list[dict]) -> dict:
+    return {"cachesim_version": __version__, "machine": machine.describe(), "runs": runs}
+
+
+def simulate(machine: Machine | str | Path | dict, trace: Trace | str | Path | np.ndarray,
+             fmt: str = "auto", skip_bad: bool = False) -> dict:
+    """Replay a trace (file path, Trace, or record/address array) on a machine
+    (config path, dict or Machine) and return the results dictionary."""
+    m = as_machine(machine)
+    t = as_trace(trace, fmt, skip_bad)
+    if len(t) == 0:
+        raise CachesimError(f"{t.name}: trace has no records")
+    return results(m, [run_records(m, t)])
+
+
+__all__ = ["simulate", "load_machine", "as_machine", "as_trace", "run_records", "results"]

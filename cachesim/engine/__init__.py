@@ -1,0 +1,2 @@
+"""The numba engine: cache arrays, replacement policies, the hierarchy
+rules and the replay loop."""

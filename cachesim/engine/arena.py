@@ -1,0 +1,66 @@
+"""The engine's whole state lives in one int64 numpy array, the arena.
+
+Numba code sees it as a tuple ``R`` of int64 pointers, one per region
+(rawarray.py says why pointers). The arena's header holds the offsets:
+
+    P       per-cache parameters, NPARAM columns (geometry, policy, offsets)
+    TAGS    line held by each entry (-1 = invalid); entries of all caches
+    DIRTY   dirty bit per entry
+    RS      replacement state per entry
+    SS      replacement state per set
+    CS      per-cache state rows (clock, RNG, ...)
+    HINT    per cache, the entry of its last hit or fill
+    BELOW   per cache, the next cache down (-1 = memory)
+    ABOVE   n x n: ABOVE[c*n+u] = 1 if u is above c (back-invalidation)
+    STATS   counters [cache (+1 for memory)][tag][counter]
+    STACK   the victim cascade's work stack
+    RUN     run-wide counters (ops, records, line accesses)
+    PATHD   caches a data access visits, level 1 down
+    PATHI   caches an instruction fetch visits
+    HDR     the header itself (cache count, path lengths)
+"""
+import numpy as np
+from numba import njit
+
+from .rawarray import region
+
+REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
+           "PATHD", "PATHI", "HDR")
+(R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
+ R_PATHI, R_HDR) = range(len(REGIONS))
+
+# header words (HDR region): region offsets first, then scalars
+H_NCACHE = len(REGIONS)
+H_NPATHD = H_NCACHE + 1
+H_NPATHI = H_NCACHE + 2
+HEADER = 24
+
+# per-cache parameter columns
+(SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF) = range(12)
+NPARAM = 12
+
+NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
+CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
+
+
+def build(sizes: dict) -> tuple[np.ndarray, dict]:
+    """A zeroed arena with regions of the given sizes (int64 words)."""
+    offs = {"HDR": 0}
+    pos = HEADER
+    for name in REGIONS[:-1]:
+        offs[name] = pos
+        pos += int(sizes.get(name, 0))
+    M = np.zeros(pos, np.int64)
+    for i, name in enumerate(REGIONS):
+        M[i] = offs[name]
+    return M, offs
+
+
+@njit(cache=True, inline="always")
+def regions(base):
+    """The region pointers of the arena starting at address `base`."""
+    h = region(base, 0)
+    return (region(base, h[0]), region(base, h[1]), region(base, h[2]), region(base, h[3]),
+            region(base, h[4]), region(base, h[5]), region(base, h[6]), region(base, h[7]),
+            region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
+            region(base, h[12]), region(base, h[13]), h)

@@ -1,0 +1,138 @@
+"""Set-associative lookup, insertion and removal (numba, over the arena).
+
+Entries are numbered globally across caches: cache c owns entries
+``P[c,EOFF] ..`` (sets*ways of them) and sets ``P[c,SOFF] ..``. A line is
+held at most once per cache, so the per-cache hint (the entry of its last
+hit or fill) is checked before the set scan: a matching tag there is a hit.
+That makes streams and repeated lines cheap. HINT[n + c] is 1 while the
+hinted entry was the last one touched in cache c with nothing inserted or
+removed since: touching it again then changes no policy state, which the
+replay loop's fast path relies on.
+"""
+import numpy as np
+from numba import njit
+
+from . import policies as pol
+from .arena import (CSOFF, EOFF, H_NCACHE, MASK, NPARAM, POLICY, R_CS, R_DIRTY, R_HDR, R_HINT, R_P, R_RS,
+                    R_SS, R_STATS, R_TAGS, SETS, SLICES, SOFF, SPS, WAYS)
+from .stats import EVICT, NCNT, NTAGS
+
+_HASH = np.uint64(0x9E3779B97F4A7C15)
+_S32 = np.uint64(32)
+
+
+@njit(cache=True, inline="always")
+def par(R, c, col):
+    return R[R_P][c * NPARAM + col]
+
+
+@njit(cache=True, inline="always")
+def bump(R, c, tag, cnt):
+    R[R_STATS][(c * NTAGS + tag) * NCNT + cnt] += 1
+
+
+@njit(cache=True, inline="always")
+def set_index(R, c, line):
+    """Modulo indexing (a mask when the set count is a power of two). With
+    slices, a multiplicative hash of the line picks the slice; Intel's real
+    slice hash is undocumented for non-power-of-two slice counts."""
+    P = R[R_P]
+    p = c * NPARAM
+    mask = P[p + MASK]
+    if P[p + SLICES] == 1:
+        if mask >= 0:
+            return line & mask
+        return line % P[p + SETS]
+    sps = P[p + SPS]
+    h = np.int64(((np.uint64(line) * _HASH) >> _S32) % np.uint64(P[p + SLICES]))
+    if mask >= 0:
+        return h * sps + (line & mask)
+    return h * sps + line % sps
+
+
+@njit(cache=True, inline="always")
+def set_base(R, c, line):
+    """(set index within the cache, first entry of the set)."""
+    s = set_index(R, c, line)
+    return s, par(R, c, EOFF) + s * par(R, c, WAYS)
+
+
+@njit(cache=True, inline="always")
+def find(R, c, line):
+    """Global entry index holding `line` in cache c, or -1. No state change."""
+    TAGS = R[R_TAGS]
+    h = R[R_HINT][c]
+    if TAGS[h] == line:
+        return h
+    s, e0 = set_base(R, c, line)
+    found = -1
+    # no early exit: the host vectorises the comparison
+    for e in range(e0, e0 + par(R, c, WAYS)):
+        if TAGS[e] == line:
+            found = e
+    return found
+
+
+@njit(cache=True, inline="always")
+def _policy_args(R, c, e):
+    """(first entry of e's set, global set index, cs offset, way, ways)."""
+    P = R[R_P]
+    p = c * NPARAM
+    ways = P[p + WAYS]
+    rel = e - P[p + EOFF]
+    s = rel // ways
+    way = rel - s * ways
+    return e - way, P[p + SOFF] + s, P[p + CSOFF], way, ways
+
+
+@njit(cache=True, inline="always")
+def touch(R, c, e):
+    e0, s, cs, way, ways = _policy_args(R, c, e)
+    pol.touch(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
+    R[R_HINT][c] = e
+    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
+
+
+@njit(cache=True, inline="always")
+def remove(R, c, e):
+    """Invalidate entry e of cache c (the caller handles its dirty data)."""
+    e0, s, cs, way, ways = _policy_args(R, c, e)
+    pol.invalidate(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
+    R[R_TAGS][e] = -1
+    R[R_DIRTY][e] = 0
+    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
+
+
+@njit(cache=True, inline="always")
+def insert(R, c, line, d, tag):
+    """Allocate the absent `line` in cache c with dirty bit d.
+
+    Returns (victim line, victim dirty); victim line -1 when a way was free.
+    Invalid ways are used lowest first, before the policy is asked.
+    """
+    P = R[R_P]
+    TAGS = R[R_TAGS]
+    DIRTY = R[R_DIRTY]
+    p = c * NPARAM
+    ways = P[p + WAYS]
+    s, e0 = set_base(R, c, line)
+    gs = P[p + SOFF] + s
+    cs = P[p + CSOFF]
+    pid = P[p + POLICY]
+    w = -1
+    for k in range(ways - 1, -1, -1):
+        if TAGS[e0 + k] == -1:
+            w = k
+    vline = -1
+    vd = 0
+    if w < 0:
+        w = pol.victim(pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
+        vline = TAGS[e0 + w]
+        vd = DIRTY[e0 + w]
+        bump(R, c, tag, EVICT)
+    TAGS[e0 + w] = line
+    DIRTY[e0 + w] = d
+    pol.reset(pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
+    R[R_HINT][c] = e0 + w
+    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
+    return vline, vd

@@ -1,0 +1,117 @@
+"""Replacement policies behind one small interface (gem5's shape).
+
+Each policy is a module with four numba functions and one Python hook:
+
+    reset(RS, SS, CS, e0, s, cs, way, ways)       a line was inserted in `way`
+    touch(RS, SS, CS, e0, s, cs, way, ways)       a line in `way` was hit
+    invalidate(RS, SS, CS, e0, s, cs, way, ways)  the line in `way` was removed
+    victim(RS, SS, CS, e0, s, cs, ways) -> way    the way to replace in a full set
+    set_init(ways) -> int                          initial per-set state word
+
+``RS[e0 + way]`` is per-entry state, ``SS[s]`` the set's state word and
+``CS[cs + k]`` per-cache state (clock, RNG, ...), all int64 pointers into
+the engine's arena. Policies never see tags: the engine fills invalid ways
+first (lowest first), then asks for a victim.
+
+Adding a policy (DRRIP, SHiP, ...) = one module + one entry in POLICIES +
+one branch in each dispatcher below. The switch is on a per-cache constant,
+so the host's branch predictor makes it free.
+"""
+from numba import njit
+
+from . import brrip, fifo, lru, mru, random, srrip, tree_plru
+
+LRU, FIFO, RANDOM, TREE_PLRU, SRRIP, BRRIP, MRU = range(7)
+
+POLICIES = {
+    "lru": (LRU, lru),
+    "fifo": (FIFO, fifo),
+    "random": (RANDOM, random),
+    "tree_plru": (TREE_PLRU, tree_plru),
+    "srrip": (SRRIP, srrip),
+    "brrip": (BRRIP, brrip),
+    "mru": (MRU, mru),
+}
+POLICY_IDS = {name: pid for name, (pid, _) in POLICIES.items()}
+
+CS_COLUMNS = 4  # per-cache state: clock, rng, 2 spare
+
+
+def policy_requires_pow2(name: str) -> bool:
+    return name == "tree_plru"
+
+
+def set_init(name: str, ways: int) -> int:
+    return POLICIES[name][1].set_init(ways)
+
+
+@njit(cache=True, inline="always")
+def reset(pid, RS, SS, CS, e0, s, cs, way, ways):
+    if pid == LRU:
+        lru.reset(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == FIFO:
+        fifo.reset(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == RANDOM:
+        random.reset(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == TREE_PLRU:
+        tree_plru.reset(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == SRRIP:
+        srrip.reset(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == BRRIP:
+        brrip.reset(RS, SS, CS, e0, s, cs, way, ways)
+    else:
+        mru.reset(RS, SS, CS, e0, s, cs, way, ways)
+
+
+@njit(cache=True, inline="always")
+def touch(pid, RS, SS, CS, e0, s, cs, way, ways):
+    if pid == LRU:
+        lru.touch(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == FIFO:
+        fifo.touch(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == RANDOM:
+        random.touch(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == TREE_PLRU:
+        tree_plru.touch(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == SRRIP:
+        srrip.touch(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == BRRIP:
+        brrip.touch(RS, SS, CS, e0, s, cs, way, ways)
+    else:
+        mru.touch(RS, SS, CS, e0, s, cs, way, ways)
+
+
+@njit(cache=True, inline="always")
+def invalidate(pid, RS, SS, CS, e0, s, cs, way, ways):
+    if pid == LRU:
+        lru.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == FIFO:
+        fifo.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == RANDOM:
+        random.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == TREE_PLRU:
+        tree_plru.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == SRRIP:
+        srrip.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    elif pid == BRRIP:
+        brrip.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+    else:
+        mru.invalidate(RS, SS, CS, e0, s, cs, way, ways)
+
+
+@njit(cache=True, inline="always")
+def victim(pid, RS, SS, CS, e0, s, cs, ways):
+    if pid == LRU:
+        return lru.victim(RS, SS, CS, e0, s, cs, ways)
+    elif pid == FIFO:
+        return fifo.victim(RS, SS, CS, e0, s, cs, ways)
+    elif pid == RANDOM:
+        return random.victim(RS, SS, CS, e0, s, cs, ways)
+    elif pid == TREE_PLRU:
+        return tree_plru.victim(RS, SS, CS, e0, s, cs, ways)
+    elif pid == SRRIP:
+        return srrip.victim(RS, SS, CS, e0, s, cs, ways)
+    elif pid == BRRIP:
+        return brrip.victim(RS, SS, CS, e0, s, cs, ways)
+    else:
+        return mru.victim(RS, SS, CS, e0, s, cs, ways)

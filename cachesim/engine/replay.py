@@ -1,0 +1,274 @@
+"""The per-record replay loop (numba) and the Python driver around it.
+
+The driver builds the flat state arrays once from a :class:`Machine`, then
+hands the kernel one chunk of records at a time; the kernel keeps all state
+in those arrays, so chunking changes nothing in the results.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ..config import Machine
+from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
+from . import policies as pol
+from .arena import (CLUS, CLUS_IDS, CSOFF, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, MASK, NPARAM, POLICY,
+                    R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
+                    WA, WAYS, WB, build, regions)
+from .cache import bump, find, insert, par, set_base, touch
+from .hierarchy import STACK, fill, write
+from .rawarray import prefetch
+from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MISS, NCNT, NTAGS
+
+# run-wide counters (arena region RUN)
+R_OPS, R_RECORDS, R_LINES, R_LASTOP, R_STARTED = range(5)
+NRUN = 8
+PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
+
+
+@njit(cache=True, inline="always")
+def _count_op(RUN, o):
+    if RUN[R_STARTED] == 0 or o != RUN[R_LASTOP]:
+        RUN[R_OPS] += 1
+        RUN[R_LASTOP] = o
+        RUN[R_STARTED] = 1
+
+
+@njit(cache=True, inline="always")
+def _prefetch_sets(R, path, n, line):
+    """Ask the host for the sets `line` maps to below level 1."""
+    for pos in range(1, n):
+        c = path[pos]
+        s, e0 = set_base(R, c, line)
+        prefetch(R[R_TAGS], e0)
+        prefetch(R[R_TAGS], e0 + 8)
+        prefetch(R[R_DIRTY], e0)
+        prefetch(R[R_SS], par(R, c, SOFF) + s)
+
+
+@njit(cache=True)
+def replay_default(addr, size, kind, tag, op, base, line_bits):
+    R = regions(base)
+    TAGS = R[R_TAGS]
+    HINT = R[R_HINT]
+    RUN = R[R_RUN]
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
+    ncache = R[R_HDR][H_NCACHE]
+    d1 = pd[0]
+    d1_wb = par(R, d1, WB)
+    lb = np.uint64(line_bits)
+    line_mask = np.uint64((1 << line_bits) - 1)
+    nrec = addr.shape[0]
+    lines = 0
+    last_pf = -1
+    for r in range(nrec):
+        if r + PREFETCH_AHEAD < nrec:
+            fl = np.int64(addr[r + PREFETCH_AHEAD] >> lb)
+            if fl != last_pf:
+                last_pf = fl
+                _prefetch_sets(R, pd, npd, fl)
+        a = addr[r]
+        t = np.int64(tag[r])
+        _count_op(RUN, np.int64(op[r]))
+        sz = np.int64(size[r])
+        if sz < 1:
+            sz = 1
+        first = np.int64(a >> lb)
+        last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
+        kd = kind[r]
+        if first == last and (kd == READ or (kd == WRITE and d1_wb)):
+            # Fast path: the line this level-1 cache touched last is hit
+            # again. Touching it again changes no policy's order.
+            e = HINT[d1]
+            if TAGS[e] == first and HINT[ncache + d1] == 1:
+                lines += 1
+                if kd == READ:
+                    bump(R, d1, t, ACC + K_READ)
+                else:
+                    bump(R, d1, t, ACC + K_WRITE)
+                    R[R_DIRTY][e] = 1
+                continue
+        # one call site each for fill and write keeps the compiled code small
+        path = pd
+        n = npd
+        k = K_READ
+        do_fill = True
+        do_write = False
+        if kd == IFETCH:
+            path = pi
+            n = npi
+            k = K_IFETCH
+        elif kd == WRITE:
+            do_fill = False
+            do_write = True
+        elif kd == RMW:
+            do_write = True
+        elif kd == PREFETCH or kd == PREFETCHW:
+            k = K_PREFETCH
+        for line in range(first, last + 1):
+            lines += 1
+            if do_fill:
+                fill(R, path, n, 0, line, k, t)
+            if do_write:
+                write(R, pd, npd, 0, line, t)
+    RUN[R_LINES] += lines
+    RUN[R_RECORDS] += nrec
+
+
+@njit(cache=True, inline="always")
+def _cg_probe(R, c, line, t):
+    """Cachegrind's per-block probe: hit -> LRU update; miss -> insert,
+    dropping the victim (no dirty state, no write-backs). True on miss."""
+    e = find(R, c, line)
+    if e >= 0:
+        touch(R, c, e)
+        return False
+    insert(R, c, line, 0, t)
+    return True
+
+
+@njit(cache=True, inline="always")
+def _cg_ref(R, c, b1, b2, t):
+    # cg_sim.c cachesim_ref_is_miss: both blocks are probed; one miss at most.
+    m = _cg_probe(R, c, b1, t)
+    if b2 != b1:
+        m2 = _cg_probe(R, c, b2, t)
+        m = m or m2
+    return m
+
+
+@njit(cache=True)
+def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
+    """Valgrind Cachegrind's I1/D1/LL counting (FORMATS.md 2.3): one access
+    per reference even when it straddles two lines, at most one miss, M as
+    one read, sizes clamped to the line size, and the LL probed with the
+    same (addr, size) whenever L1 misses."""
+    R = regions(base)
+    RUN = R[R_RUN]
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    pi = R[R_PATHI]
+    ll = pd[npd - 1]
+    line = np.int64(1) << line_bits
+    lb = np.uint64(line_bits)
+    lines = 0
+    for r in range(addr.shape[0]):
+        a = addr[r]
+        t = np.int64(tag[r])
+        _count_op(RUN, np.int64(op[r]))
+        sz = np.int64(size[r])
+        if sz > line:
+            sz = line
+        if sz < 1:
+            sz = 1
+        kd = kind[r]
+        if kd == IFETCH:
+            c1 = pi[0]
+            k = K_IFETCH
+        else:
+            c1 = pd[0]
+            k = K_WRITE if kd == WRITE else K_READ
+        b1 = np.int64(a >> lb)
+        b2 = np.int64((a + np.uint64(sz - 1)) >> lb)
+        lines += 1 if b1 == b2 else 2
+        bump(R, c1, t, ACC + k)
+        if _cg_ref(R, c1, b1, b2, t):
+            bump(R, c1, t, MISS + k)
+            bump(R, ll, t, ACC + k)
+            if _cg_ref(R, ll, b1, b2, t):
+                bump(R, ll, t, MISS + k)
+    RUN[R_LINES] += lines
+    RUN[R_RECORDS] += addr.shape[0]
+
+
+class EngineState:
+    """One machine's caches, cold, in a fresh arena."""
+
+    def __init__(self, machine: Machine):
+        self.machine = machine
+        caches = machine.caches
+        n = len(caches)
+        self.names = [c.name for c in caches]
+        entries = sum(c.sets * c.assoc for c in caches)
+        nsets = sum(c.sets for c in caches)
+        M, offs = build({
+            "P": n * NPARAM, "TAGS": entries, "DIRTY": entries, "RS": entries, "SS": nsets,
+            "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
+            "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n})
+        self.M = M
+        view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
+        self.P = view("P", n * NPARAM).reshape(n, NPARAM)
+        self.tags = view("TAGS", entries)
+        self.tags[:] = -1
+        self.dirty = view("DIRTY", entries)
+        ss = view("SS", nsets)
+        self.cs = view("CS", n * pol.CS_COLUMNS).reshape(n, pol.CS_COLUMNS)
+        self.stats = view("STATS", (n + 1) * NTAGS * NCNT).reshape(n + 1, NTAGS, NCNT)
+        self.run = view("RUN", NRUN)
+        below = view("BELOW", n)
+        above = view("ABOVE", n * n).reshape(n, n)
+        hint = view("HINT", 2 * n)
+        e = s = 0
+        for ci, c in enumerate(caches):
+            sps = c.sets // c.slices
+            P = self.P[ci]
+            P[SETS] = c.sets
+            P[WAYS] = c.assoc
+            P[POLICY] = pol.POLICY_IDS[c.replacement_policy]
+            P[WB] = 1 if c.write_policy == "write_back" else 0
+            P[WA] = 1 if c.write_allocate else 0
+            P[CLUS] = CLUS_IDS[c.clusivity]
+            P[EOFF] = e
+            P[SOFF] = s
+            P[SLICES] = c.slices
+            P[SPS] = sps
+            P[MASK] = (sps - 1) if (sps & (sps - 1)) == 0 else -1
+            P[CSOFF] = ci * pol.CS_COLUMNS
+            hint[ci] = e
+            ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
+            # a distinct, seed-derived generator per cache
+            self.cs[ci, pol.rng.RNG] = np.uint64((machine.seed * 1000003 + ci + 1) % (1 << 64)).view(np.int64)
+            e += c.sets * c.assoc
+            s += c.sets
+        below[:] = -1
+        by_level: dict[int, list[int]] = {}
+        for ci, c in enumerate(caches):
+            by_level.setdefault(c.level, []).append(ci)
+        max_level = max(by_level)
+        for ci, c in enumerate(caches):
+            if c.level < max_level:
+                below[ci] = by_level[c.level + 1][0]
+            for cj, u in enumerate(caches):
+                if u.level < c.level:
+                    above[ci, cj] = 1
+        lower = [by_level[lv][0] for lv in range(2, max_level + 1)]
+        l1 = by_level[1]
+        self.path_d = np.array([ci for ci in l1 if caches[ci].serves_data] + lower, np.int64)
+        self.path_i = np.array([ci for ci in l1 if caches[ci].serves_instructions] + lower, np.int64)
+        view("PATHD", len(self.path_d))[:] = self.path_d
+        view("PATHI", len(self.path_i))[:] = self.path_i
+        M[H_NCACHE] = n
+        M[H_NPATHD] = len(self.path_d)
+        M[H_NPATHI] = len(self.path_i)
+        self.line_bits = int(machine.line_size).bit_length() - 1
+
+    def replay(self, records: np.ndarray) -> None:
+        if len(records) == 0:
+            return
+        fn = replay_cachegrind if self.machine.semantics == "cachegrind" else replay_default
+        fn(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
+           self.M.ctypes.data, self.line_bits)
+
+    def cached_in(self, name: str, addr: int) -> bool:
+        """Is the line holding byte `addr` in cache `name`?"""
+        return probe(self.M.ctypes.data, self.names.index(name), int(addr) >> self.line_bits) >= 0
+
+    def contains(self, addr: int) -> bool:
+        """Is the line holding byte `addr` in any cache? (pycachesim's
+        contains(0) crashed; this works for any 64-bit address.)"""
+        return any(self.cached_in(n, addr) for n in self.names)
+
+
+@njit(cache=True)
+def probe(base, c, line):
+    return find(regions(base), c, line)
