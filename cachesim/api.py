@@ -116,9 +116,10 @@ def simulate(machine: Machine | str | Path | dict, trace: Trace | str | Path | n
     (config path, dict or Machine) and return the results dictionary."""
     m = as_machine(machine)
     t = as_trace(trace, fmt, skip_bad)
-    if len(t) == 0:
+    run = run_records(m, t)
+    if run["accesses"] == 0:
         raise CachesimError(f"{t.name}: trace has no records")
-    return results(m, [run_records(m, t)])
+    return results(m, [run])
 
 
 __all__ = ["simulate", "load_machine", "as_machine", "as_trace", "run_records", "results"]

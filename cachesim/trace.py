@@ -255,14 +255,19 @@ def open_npy(path: str | Path) -> Trace:
         with open(p, "rb") as f:
             try:
                 version = np.lib.format.read_magic(f)
-                shape, fortran, dtype = np.lib.format._read_array_header(f, version)  # noqa: SLF001
-            except (ValueError, EOFError, SyntaxError) as e:
+                if version == (1, 0):
+                    shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+                else:
+                    shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            except (ValueError, EOFError, SyntaxError, TypeError) as e:
                 raise TraceError(f"{p}: not a valid .npy file ({e})") from None
             offset = f.tell()
     except FileNotFoundError:
         raise TraceError(f"{p}: no such trace file") from None
     except IsADirectoryError:
         raise TraceError(f"{p}: is a directory, expected a .npy trace") from None
+    if fortran and len(shape) > 1:
+        raise TraceError(f"{p}: Fortran-ordered arrays are not traces")
     if len(shape) != 1:
         raise TraceError(f"{p}: expected a 1-D array of records, got shape {shape}")
     if dtype.hasobject:

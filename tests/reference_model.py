@@ -423,6 +423,7 @@ class RefHierarchy:
             ll.acc[k] += 1
             if ref(ll):
                 ll.miss[k] += 1
+                self.mem_reads += 1
 
     def levels(self) -> dict:
         out = {}

@@ -18,7 +18,7 @@ from .arena import (CLUS, CLUS_IDS, CSOFF, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, M
 from .cache import bump, find, insert, par, set_base, touch
 from .hierarchy import STACK, fill, write
 from .rawarray import prefetch
-from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MISS, NCNT, NTAGS
+from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
 
 # run-wide counters (arena region RUN)
 R_OPS, R_RECORDS, R_LINES, R_LASTOP, R_STARTED = range(5)
@@ -177,6 +177,7 @@ def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
             bump(R, ll, t, ACC + k)
             if _cg_ref(R, ll, b1, b2, t):
                 bump(R, ll, t, MISS + k)
+                bump(R, R[R_HDR][H_NCACHE], t, MEM_READ)
     RUN[R_LINES] += lines
     RUN[R_RECORDS] += addr.shape[0]
 

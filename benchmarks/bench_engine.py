@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""Engine throughput against pycachesim, in the same run, on the same streams.
+
+    python benchmarks/bench_engine.py [--n 10000000] [--reps 3] [--json OUT]
+
+Streams (identical numpy expressions on both sides, see pycachesim_side.py):
+10 M uniformly random 8-byte loads over 1 GiB, and 10 M sequential 8-byte
+loads, through L1 32 KiB 8-way / L2 1 MiB 16-way / L3 8 MiB 16-way, all LRU,
+write-back + write-allocate, non-inclusive, cold at the start of each rep.
+
+Our side replays .npy-style records (the 32-byte record dtype) chunk by chunk
+exactly as `cachesim run` does; numba compilation is warmed up on a small
+stream first and is not timed. pycachesim runs in its own venv (its import
+package is also `cachesim`), timed inside that process around its bulk
+`cs.load(list, length=8)`; list construction is not timed. Both report the
+median of the reps; miss counts must agree level by level.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "peers"))
+
+from cachesim.config import machine_from_dict  # noqa: E402
+from cachesim.engine.replay import EngineState  # noqa: E402
+from cachesim.trace import CHUNK, empty  # noqa: E402
+
+MACHINE = {"machine": {"name": "bench"},
+           "caches": {"L1": {"level": 1, "size": "32KiB", "assoc": 8},
+                      "L2": {"level": 2, "size": "1MiB", "assoc": 16},
+                      "L3": {"level": 3, "size": "8MiB", "assoc": 16}}}
+
+
+def host() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}, numpy {np.__version__}"
+
+
+def streams(n: int, seed: int) -> dict[str, np.ndarray]:
+    return {"random": np.random.default_rng(seed).integers(0, 2**27, n, dtype=np.uint64) * 8,
+            "sequential": np.arange(n, dtype=np.uint64) * 8}
+
+
+def ours(addr: np.ndarray, reps: int) -> dict:
+    m = machine_from_dict(MACHINE)
+    rec = empty(len(addr))
+    rec["addr"] = addr
+    rec["size"] = 8
+    EngineState(m).replay(rec[:10_000])  # compile / load from cache, untimed
+    times = []
+    for _ in range(reps):
+        st = EngineState(m)
+        t = time.perf_counter()
+        for i in range(0, len(rec), CHUNK):
+            st.replay(rec[i:i + CHUNK])
+        times.append(time.perf_counter() - t)
+    s = st.stats.sum(axis=1)
+    misses = [int(s[c, 4:7].sum()) for c in range(3)]
+    return {"seconds_all": times, "seconds_median": float(np.median(times)), "misses": misses}
+
+
+def peer(n: int, seed: int, reps: int) -> dict | None:
+    try:
+        import pycachesim_venv
+        py = pycachesim_venv.ensure_pycachesim()
+    except Exception as e:  # noqa: BLE001
+        print(f"pycachesim unavailable: {e}", file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory() as td:
+        out = Path(td) / "peer.json"
+        subprocess.run([str(py), "-I", str(ROOT / "benchmarks" / "pycachesim_side.py"), str(n), str(seed),
+                        str(out), "--reps", str(reps)], check=True, env=pycachesim_venv.clean_env())
+        return json.loads(out.read_text())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=10_000_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--json")
+    a = ap.parse_args(argv)
+    data = streams(a.n, a.seed)
+    result = {"host": host(), "n": a.n, "streams": {}}
+    print(f"host: {result['host']}")
+    p = peer(a.n, a.seed, a.reps)
+    for name, addr in data.items():
+        o = ours(addr, a.reps)
+        row = {"cachesim_maccess_s": a.n / o["seconds_median"] / 1e6, "cachesim_misses": o["misses"],
+               "cachesim_seconds": o["seconds_all"]}
+        if p:
+            ps = p[name]
+            pm = [ps["levels"][k]["MISS_count"] for k in ("L1", "L2", "L3")]
+            row.update({"pycachesim_maccess_s": a.n / ps["seconds_median"] / 1e6, "pycachesim_misses": pm,
+                        "ratio": ps["seconds_median"] / o["seconds_median"],
+                        "misses_agree": pm == o["misses"]})
+        result["streams"][name] = row
+        line = f"{name:>10}: cachesim {row['cachesim_maccess_s']:7.1f} M acc/s"
+        if p:
+            line += (f"   pycachesim {row['pycachesim_maccess_s']:6.1f} M acc/s   ratio {row['ratio']:5.2f}x"
+                     f"   misses agree: {row['misses_agree']}")
+        print(line, flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

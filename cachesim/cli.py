@@ -1,0 +1,176 @@
+"""Command line (DESIGN.md section 4). Thin: parse, call, print.
+
+Every user error ends as one line on stderr and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import CachesimError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints usage too)
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+def _progress(total: int | None, quiet: bool, desc: str):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, unit="rec", unit_scale=True, desc=desc, leave=False, file=sys.stderr)
+
+
+def _write_json(path: str, data: dict) -> None:
+    from .trace import atomic_write_bytes
+    p = Path(path)
+    if p.parent and not p.parent.exists():
+        raise CachesimError(f"{p}: directory {p.parent} does not exist")
+    atomic_write_bytes(p, (json.dumps(data, indent=1) + "\n").encode())
+
+
+def cmd_run(args) -> int:
+    from .api import as_machine, results, run_records
+    from .readers import open_trace
+    from .report import format_run
+    machine = as_machine(args.config)
+    if not args.trace:
+        raise CachesimError(f"{args.config}: running the kernel study needs the workload generators, "
+                            "which are not built yet; pass --trace FILE to replay a trace")
+    trace = open_trace(args.trace, args.format, skip_bad=args.skip_bad)
+    total = None if callable(trace.source) else len(trace)
+    bar = _progress(total, args.quiet, Path(args.trace).name)
+    try:
+        run = run_records(machine, trace, workload=Path(args.trace).name,
+                          progress=bar.update if bar else None)
+    finally:
+        if bar:
+            bar.close()
+    if run["accesses"] == 0:
+        raise CachesimError(f"{args.trace}: trace has no records")
+    res = results(machine, [run])
+    if args.json:
+        _write_json(args.json, res)
+    if args.stats:
+        from .stats_txt import write_stats
+        write_stats(args.stats, res)
+    if not args.quiet or not (args.json or args.stats):
+        print(format_run(machine, run))
+    return 0
+
+
+def cmd_convert(args) -> int:
+    from .readers import open_trace
+    from .trace import TraceWriter
+    trace = open_trace(args.input, args.format, skip_bad=args.skip_bad)
+    out = Path(args.output)
+    with TraceWriter(out, trace.meta) as w:
+        for chunk in trace.chunks():
+            w.write(chunk)
+        if w.count == 0:
+            raise CachesimError(f"{args.input}: trace has no records")
+    msg = f"{out}: {w.count} records"
+    if trace.meta.skipped_lines:
+        msg += f", {trace.meta.skipped_lines} bad lines skipped"
+    print(msg)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .readers import open_trace
+    from .trace import KIND_NAMES
+    trace = open_trace(args.trace, args.format, skip_bad=args.skip_bad)
+    n = 0
+    kinds = np.zeros(256, np.int64)
+    tags = np.zeros(256, np.int64)
+    lo, hi = None, None
+    ops = 0
+    last_op = None
+    for chunk in trace.chunks():
+        n += len(chunk)
+        kinds += np.bincount(chunk["kind"], minlength=256)
+        tags += np.bincount(chunk["tag"], minlength=256)
+        a = chunk["addr"]
+        lo = a.min() if lo is None else min(lo, a.min())
+        hi = a.max() if hi is None else max(hi, a.max())
+        o = chunk["op"]
+        ops += int(np.count_nonzero(o[1:] != o[:-1])) + (1 if last_op is None or o[0] != last_op else 0)
+        last_op = o[-1]
+    if n == 0:
+        raise CachesimError(f"{args.trace}: trace has no records")
+    meta = trace.meta
+    print(f"trace:    {args.trace} ({meta.format})")
+    print(f"records:  {n}")
+    print(f"ops:      {ops}")
+    print("kinds:    " + ", ".join(f"{KIND_NAMES[k] if k < len(KIND_NAMES) else k}={int(c)}"
+                                   for k, c in enumerate(kinds) if c))
+    names = meta.tags
+    print("tags:     " + ", ".join(f"{names[t] if t < len(names) else t}={int(c)}"
+                                   for t, c in enumerate(tags) if c))
+    print(f"address:  {int(lo):#x} .. {int(hi):#x}")
+    if meta.sampled:
+        print("sampled:  yes (each record is a sample; hit rates are sample hit rates)")
+    if meta.skipped_lines or meta.ignored_lines:
+        print(f"lines:    {meta.skipped_lines} bad skipped, {meta.ignored_lines} non-record ignored")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .readers import FORMATS
+    p = _Parser(prog="cachesim", description="Fast CPU cache hierarchy simulator: struct page vs memdesc.")
+    p.add_argument("--version", action="version", version=f"cachesim {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="run the study in CONFIG, or replay a trace")
+    r.add_argument("config")
+    r.add_argument("--trace")
+    r.add_argument("--format", default="auto", choices=FORMATS)
+    r.add_argument("--skip-bad", action="store_true", help="skip malformed lines and count them")
+    r.add_argument("--json")
+    r.add_argument("--stats")
+    r.add_argument("--plots")
+    r.add_argument("--quiet", action="store_true")
+    r.set_defaults(fn=cmd_run)
+
+    c = sub.add_parser("convert", help="convert a trace to .npy")
+    c.add_argument("input")
+    c.add_argument("-o", "--output", required=True)
+    c.add_argument("--format", default="auto", choices=FORMATS)
+    c.add_argument("--skip-bad", action="store_true")
+    c.set_defaults(fn=cmd_convert)
+
+    i = sub.add_parser("info", help="records, ops, kinds, address ranges")
+    i.add_argument("trace")
+    i.add_argument("--format", default="auto", choices=FORMATS)
+    i.add_argument("--skip-bad", action="store_true")
+    i.set_defaults(fn=cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.fn(args)
+    except CachesimError as e:
+        sys.stderr.write(f"cachesim: error: {e}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("cachesim: interrupted\n")
+        return 130
+    except OSError as e:
+        sys.stderr.write(f"cachesim: error: {e.filename or ''}: {e.strerror}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
