@@ -42,8 +42,7 @@ def cmd_run(args) -> int:
     from .report import format_run
     machine = as_machine(args.config)
     if not args.trace:
-        raise CachesimError(f"{args.config}: running the kernel study needs the workload generators, "
-                            "which are not built yet; pass --trace FILE to replay a trace")
+        return _run_study(machine, args)
     trace = open_trace(args.trace, args.format, skip_bad=args.skip_bad)
     total = None if callable(trace.source) else len(trace)
     bar = _progress(total, args.quiet, Path(args.trace).name)
@@ -63,6 +62,33 @@ def cmd_run(args) -> int:
         write_stats(args.stats, res)
     if not args.quiet or not (args.json or args.stats):
         print(format_run(machine, run))
+    return 0
+
+
+def _run_study(machine, args) -> int:
+    from .study import format_study, run_study
+    say = None if args.quiet else (lambda msg: sys.stderr.write(f"cachesim: simulating {msg}\n"))
+    res = run_study(machine, progress=say)
+    if args.json:
+        _write_json(args.json, res)
+    if args.stats:
+        from .stats_txt import write_stats
+        write_stats(args.stats, res)
+    print(format_study(res))
+    return 0
+
+
+def cmd_trace(args) -> int:
+    from .kernel import generate as G
+    from .kernel.scenario import load_scenario
+    from .trace import TraceWriter
+    sc = load_scenario(args.scenario)
+    tr = G.trace(args.workload, args.layout, sc, args.ops)
+    with TraceWriter(args.output, tr.meta) as w:
+        for chunk in tr.chunks():
+            w.write(chunk)
+    print(f"{args.output}: {w.count} records, {tr.meta.extra['ops']} ops "
+          f"({args.workload}, {args.layout}, scenario {sc.name}, seed {sc.seed})")
     return 0
 
 
@@ -92,7 +118,7 @@ def cmd_info(args) -> int:
     tags = np.zeros(256, np.int64)
     lo, hi = None, None
     ops = 0
-    last_op = None
+    top = None
     for chunk in trace.chunks():
         n += len(chunk)
         kinds += np.bincount(chunk["kind"], minlength=256)
@@ -100,9 +126,12 @@ def cmd_info(args) -> int:
         a = chunk["addr"]
         lo = a.min() if lo is None else min(lo, a.min())
         hi = a.max() if hi is None else max(hi, a.max())
-        o = chunk["op"]
-        ops += int(np.count_nonzero(o[1:] != o[:-1])) + (1 if last_op is None or o[0] != last_op else 0)
-        last_op = o[-1]
+        # an op starts when its id exceeds every earlier id (docs/semantics.md)
+        o = chunk["op"].astype(np.int64)
+        run_max = np.maximum.accumulate(o)
+        prev = np.concatenate([[top if top is not None else -1], run_max[:-1]])
+        ops += int(np.count_nonzero(o > prev))
+        top = int(run_max[-1]) if top is None else max(top, int(run_max[-1]))
     if n == 0:
         raise CachesimError(f"{args.trace}: trace has no records")
     meta = trace.meta
@@ -138,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plots")
     r.add_argument("--quiet", action="store_true")
     r.set_defaults(fn=cmd_run)
+
+    t = sub.add_parser("trace", help="generate a kernel workload trace")
+    t.add_argument("workload")
+    t.add_argument("--layout", required=True)
+    t.add_argument("--scenario")
+    t.add_argument("--ops", type=int)
+    t.add_argument("-o", "--output", required=True)
+    t.set_defaults(fn=cmd_trace)
 
     c = sub.add_parser("convert", help="convert a trace to .npy")
     c.add_argument("input")

@@ -372,7 +372,7 @@ class RefHierarchy:
     # -- records --
 
     def access(self, addr, size, kind, op=0):
-        if self._last_op is None or op != self._last_op:
+        if self._last_op is None or op > self._last_op:
             self.ops += 1
             self._last_op = op
         ls = self.machine.line_size

@@ -28,7 +28,9 @@ PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
 
 @njit(cache=True, inline="always")
 def _count_op(RUN, o):
-    if RUN[R_STARTED] == 0 or o != RUN[R_LASTOP]:
+    # An op starts when its id exceeds every id seen before, so a path that
+    # revisits earlier ops (lru_walk's shrink phase) is not counted twice.
+    if RUN[R_STARTED] == 0 or o > RUN[R_LASTOP]:
         RUN[R_OPS] += 1
         RUN[R_LASTOP] = o
         RUN[R_STARTED] = 1

@@ -317,7 +317,8 @@ def place(mem: Memory, layout: Layout, sc: Scenario) -> Placement:
     start = pool.next
     nodes = pool.objects(nnodes, XA_SLOT, pages_per_slab=2, per_slab=XA_PER_SLAB, where="xa_nodes")
     xa_pages = pool.next - start
-    first = np.concatenate([[0], np.cumsum(per_level.ravel())[:-1]]).reshape(nfiles, MAX_XA_LEVELS)
+    first = np.concatenate([[0], np.cumsum(per_level.ravel())[:-1]])[:nfiles * MAX_XA_LEVELS]
+    first = first.reshape(nfiles, MAX_XA_LEVELS)
     mapping = pool.objects(nfiles, INODE_SLOT, where="inodes") + 256  # i_data inside struct inode
     return Placement(layout, desc, nodes.astype(np.int64), first.astype(np.int64), depth, mapping,
                      desc_pages, xa_pages)

@@ -1,0 +1,160 @@
+"""Drive the workload generators: memory state + layout -> record chunks.
+
+Memory states and placements are cached per (scenario, layout) within a
+process, so a study builds each once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterator
+
+import numpy as np
+
+from ..errors import CachesimError
+from ..trace import RECORD_DTYPE, Trace, TraceMeta
+from . import workloads as W
+from .layouts import get as get_layout
+from .memory import FREE, LRU_LISTS, PAGEBLOCK, RESERVED, SLAB, PGTABLE, Memory, Placement, build, place
+from .scenario import Scenario
+
+CHUNK = 1 << 20
+
+
+@dataclass
+class Prepared:
+    mem: Memory
+    folio_of: np.ndarray
+    unmovable_pb: np.ndarray
+    free_next: np.ndarray
+    free_prev: np.ndarray
+    lru_all: np.ndarray
+    lru_start: np.ndarray
+    lru_len: np.ndarray
+    file_sorted: np.ndarray     # folio ids of file folios in (file, index) order
+    page_cum: np.ndarray
+
+
+_MEM: dict = {}
+_PLACE: dict = {}
+
+
+def _key(sc: Scenario) -> str:
+    import json
+    return json.dumps(sc.describe(), sort_keys=True)
+
+
+def prepared(sc: Scenario) -> Prepared:
+    key = _key(sc)
+    if key in _MEM:
+        return _MEM[key]
+    p = prepare(build(sc))
+    _MEM.clear()
+    _MEM[key] = p
+    return p
+
+
+def prepare(mem: Memory) -> Prepared:
+    """Derived arrays the generators need, for any memory state (built from a
+    scenario, or by hand in tests)."""
+    sc = mem.scenario
+    n = mem.pfns
+    folio_of = np.full(n, -1, np.int64)
+    folio_of[mem.folios] = np.arange(len(mem.folios))
+    k = mem.kind.reshape(-1, PAGEBLOCK)
+    unmovable_pb = ((k == SLAB) | (k == PGTABLE) | (k == RESERVED)).any(axis=1)
+    # free lists: the free blocks of each order in a random (aged) order
+    rng = np.random.default_rng(sc.seed + 3)
+    pfn = np.arange(n, dtype=np.int64)
+    free_heads = np.nonzero((mem.kind == FREE) & ((pfn & ((1 << mem.order.astype(np.int64)) - 1)) == 0))[0]
+    free_next = np.full(n, -1, np.int64)
+    free_prev = np.full(n, -1, np.int64)
+    for o in range(10):
+        heads = free_heads[mem.order[free_heads] == o]
+        heads = heads[rng.permutation(len(heads))]
+        free_next[heads[:-1]] = heads[1:]
+        free_prev[heads[1:]] = heads[:-1]
+    lru_all = np.concatenate([mem.lru[name] for name in LRU_LISTS]).astype(np.int64)
+    lru_len = np.array([len(mem.lru[name]) for name in LRU_LISTS], np.int64)
+    lru_start = np.concatenate([[0], np.cumsum(lru_len)[:-1]]).astype(np.int64)
+    files = np.nonzero(mem.file_of >= 0)[0]
+    order_key = np.lexsort((mem.file_index[files], mem.file_of[files]))
+    file_sorted = files[order_key]
+    page_cum = np.cumsum(1 << mem.folio_order.astype(np.int64))
+    return Prepared(mem, folio_of, unmovable_pb, free_next, free_prev, lru_all, lru_start, lru_len,
+                    file_sorted, page_cum)
+
+
+def placement(sc: Scenario, layout_name: str) -> Placement:
+    key = (_key(sc), layout_name)
+    if key not in _PLACE:
+        if len(_PLACE) > 8:
+            _PLACE.clear()
+        _PLACE[key] = place(prepared(sc).mem, get_layout(layout_name), sc)
+    return _PLACE[key]
+
+
+def chunks(workload: str, layout_name: str, sc: Scenario, ops: int | None = None,
+           chunk: int = CHUNK) -> Iterator[np.ndarray]:
+    if workload not in W.WORKLOADS:
+        raise CachesimError(f"unknown workload {workload!r}: expected one of {', '.join(W.WORKLOADS)}")
+    get_layout(layout_name)
+    return generate(workload, layout_name, prepared(sc), placement(sc, layout_name), ops, chunk)
+
+
+def generate(workload: str, layout_name: str, pr: Prepared, pl: Placement, ops: int | None = None,
+             chunk: int = CHUNK) -> Iterator[np.ndarray]:
+    layout = get_layout(layout_name)
+    mem = pr.mem
+    sc = mem.scenario
+    L = W.layout_vector(layout)
+    target = int(ops if ops is not None else sc.ops)
+    cur = np.zeros(8, np.int64)
+    cur[3] = -1 if workload == "compaction_migrate" else 0
+    if workload == "pagecache_lookup":
+        cur[2] = -1
+    out = np.zeros(chunk, dtype=RECORD_DTYPE)
+    start, end = mem.zone_normal, mem.pfns
+    done = 0
+    fs = pr.file_sorted
+    if workload == "pagecache_lookup" and len(fs) == 0:
+        raise CachesimError(f"{sc.source}: scenario has no file folios for pagecache_lookup")
+    while done < target:
+        if workload == "compaction_migrate":
+            n, done = W.gen_migrate(out, cur, L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.lru_all,
+                                    pr.lru_start, pr.lru_len, mem.lru_list.astype(np.int64), mem.lru_pos,
+                                    mem.folio_order.astype(np.int64), pr.unmovable_pb, start, end,
+                                    sc.compaction_mode == "async", sc.cc_order, target)
+        elif workload == "compaction_free":
+            n, done = W.gen_free(out, cur, L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.free_next,
+                                 pr.free_prev, pr.unmovable_pb, start, end,
+                                 32 if sc.compaction_mode == "async" else 1, target)
+        elif workload == "lru_walk":
+            n, done = W.gen_lru(out, cur, L, pl.desc, mem.folio_order.astype(np.int64), mem.folios,
+                                mem.file_of, pl.mapping, pr.lru_all, pr.lru_start, pr.lru_len,
+                                mem.pgtable_pfns, target)
+        elif workload == "pagecache_lookup":
+            file_cum = np.cumsum(mem.file_pages)
+            n, done = W.gen_pagecache(out, cur, L, pl.desc[fs], mem.folios[fs],
+                                      mem.folio_order[fs].astype(np.int64), _first_in_sorted(mem, fs),
+                                      mem.file_nfolios, mem.file_pages, mem.file_index[fs], file_cum,
+                                      pl.mapping, pl.xa_nodes, pl.xa_first, pl.xa_depth,
+                                      sc.lookup == "sequential", sc.seed, target)
+        else:
+            n, done = W.gen_pfn_to_folio(out, cur, L, mem.folios, mem.folio_order.astype(np.int64), pl.desc,
+                                         pr.page_cum, sc.seed, target)
+        if n == 0:
+            break
+        yield out[:n].copy()
+
+
+def _first_in_sorted(mem: Memory, fs: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(mem.file_nfolios)[:-1]]).astype(np.int64)
+
+
+def trace(workload: str, layout_name: str, sc: Scenario, ops: int | None = None) -> Trace:
+    meta = TraceMeta(tags=list(W.TAGS), source=f"{workload}/{layout_name}", format="kernel",
+                     extra={"workload": workload, "layout": layout_name, "scenario": sc.name,
+                            "scenario_file": sc.source, "seed": sc.seed,
+                            "ops": int(ops if ops is not None else sc.ops)})
+    return Trace(lambda: chunks(workload, layout_name, sc, ops), meta, workload)

@@ -1,0 +1,117 @@
+"""The study in a machine config: every workload x layout on a scenario,
+replayed on the machine; the side-by-side table, overheads and a verdict."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from .api import results, run_records
+from .config import Machine
+from .errors import ConfigError
+from .kernel import generate as G
+from .kernel.layouts import LAYOUTS
+from .kernel.overhead import overhead
+from .kernel.scenario import load_scenario
+from .kernel.workloads import WORKLOADS
+
+DEFAULT_LAYOUTS = ("structpage", "memdesc", "page32", "page16")
+
+
+def study_params(machine: Machine) -> dict:
+    st = dict(machine.study)
+    where = f"{machine.source}: [study]"
+    allowed = {"workloads", "layouts", "scenario", "ops"}
+    extra = set(st) - allowed
+    if extra:
+        raise ConfigError(f"{where}: unknown key '{sorted(extra)[0]}'")
+    wl = st.get("workloads", list(WORKLOADS))
+    ly = st.get("layouts", list(DEFAULT_LAYOUTS))
+    for w in wl:
+        if w not in WORKLOADS:
+            raise ConfigError(f"{where}: unknown workload {w!r}: expected one of {', '.join(WORKLOADS)}")
+    for lname in ly:
+        if lname not in LAYOUTS:
+            raise ConfigError(f"{where}: unknown layout {lname!r}: expected one of {', '.join(LAYOUTS)}")
+    scen = st.get("scenario")
+    if scen is not None:
+        p = Path(scen)
+        if not p.is_absolute():
+            cand = Path(machine.source).parent / p
+            p = cand if cand.exists() else p
+        scen = str(p)
+    ops = st.get("ops")
+    if ops is not None and (not isinstance(ops, int) or ops <= 0):
+        raise ConfigError(f"{where}: 'ops' expected a positive integer, got {ops!r}")
+    return {"workloads": wl, "layouts": ly, "scenario": scen, "ops": ops}
+
+
+def run_study(machine: Machine, progress: Callable[[str], None] | None = None) -> dict:
+    sp = study_params(machine)
+    sc = load_scenario(sp["scenario"])
+    runs = []
+    for w in sp["workloads"]:
+        for lname in sp["layouts"]:
+            if progress:
+                progress(f"{w} / {lname}")
+            tr = G.trace(w, lname, sc, sp["ops"])
+            run = run_records(machine, tr, workload=w, layout=lname)
+            run["ops"] = int(tr.meta.extra["ops"])
+            _per_op(run)
+            runs.append(run)
+    res = results(machine, runs)
+    mem = G.prepared(sc).mem
+    res["overhead"] = [overhead(mem, LAYOUTS[lname]) for lname in sp["layouts"]]
+    res["scenario"] = sc.describe()
+    res["study"] = sp
+    return res
+
+
+def _per_op(run: dict) -> None:
+    ops = run["ops"] or 1
+    run["accesses_per_op"] = run["accesses"] / ops
+    run["lines_per_op"] = run["line_accesses"] / ops
+    run["per_op"] = {name: {"accesses": lv["accesses"] / ops, "misses": lv["misses"] / ops}
+                     for name, lv in run["levels"].items()}
+    run["per_op"]["memory"] = {"reads": run["memory"]["reads"] / ops}
+
+
+def format_study(res: dict) -> str:
+    runs = res["runs"]
+    levels = list(runs[0]["levels"]) if runs else []
+    data = [lv for lv in levels if res["machine"]["caches"][lv]["serves"] != "instructions"]
+    out = [f"cachesim study on {res['machine']['name']}: scenario {res['scenario']['name']} "
+           f"({res['scenario']['memory'] / 2**30:.0f} GiB), {runs[0]['ops'] if runs else 0:,} ops per run"]
+    hdr = f"{'workload':<19} {'layout':<11} {'acc/op':>7} {'lines/op':>8} " + \
+        " ".join(f"{lv + ' miss/op':>12}" for lv in data) + f" {'mem rd/op':>10} {'vs structpage':>13}"
+    out.append(hdr)
+    out.append("-" * len(hdr))
+    base = {r["workload"]: r for r in runs if r["layout"] == "structpage"}
+    for r in runs:
+        po = r["per_op"]
+        b = base.get(r["workload"])
+        last = data[-1]
+        ratio = ""
+        if b and r is not b and b["per_op"][last]["misses"] > 0:
+            ratio = f"{po[last]['misses'] / b['per_op'][last]['misses']:.2f}x {last}"
+        out.append(f"{r['workload']:<19} {r['layout']:<11} {r['accesses_per_op']:>7.2f} {r['lines_per_op']:>8.2f} "
+                   + " ".join(f"{po[lv]['misses']:>12.3f}" for lv in data)
+                   + f" {po['memory']['reads']:>10.3f} {ratio:>13}")
+    out.append("")
+    out.append("memory overhead (scenario):")
+    for o in res["overhead"]:
+        out.append(f"  {o['layout']:<11} memmap {o['memmap_pct']:.3f}%  descriptors {o['descriptor_pct']:.3f}%  "
+                   f"total {o['total_pct']:.3f}% of RAM ({o['total_bytes'] / 2**20:,.0f} MiB)")
+    out.append("")
+    out.append("verdict (last-level misses per op, memdesc vs structpage; cycles come with the timing model):")
+    for w, b in base.items():
+        m = next((r for r in runs if r["workload"] == w and r["layout"] == "memdesc"), None)
+        if not m:
+            continue
+        last = data[-1]
+        bm, mm = b["per_op"][last]["misses"], m["per_op"][last]["misses"]
+        if bm == 0 and mm == 0:
+            continue
+        ratio = mm / bm if bm else float("inf")
+        word = "indirection costs" if ratio > 1.05 else ("density pays" if ratio < 0.95 else "about even")
+        out.append(f"  {w:<19} {word:<18} {last} misses/op {bm:.3f} -> {mm:.3f} ({ratio:.2f}x)")
+    return "\n".join(out)
