@@ -17,6 +17,9 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
     RUN     run-wide counters (ops, records, line accesses)
     PATHD   caches a data access visits, level 1 down
     PATHI   caches an instruction fetch visits
+    VALID   per cache, valid entries (a full cache skips the free-way scan)
+    SCR     scratch: set index and first entry per path position, kept by a
+            fill's walk down for its installs on the way back up
     HDR     the header itself (cache count, path lengths)
 """
 import numpy as np
@@ -25,9 +28,9 @@ from numba import njit
 from .rawarray import region
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
-           "PATHD", "PATHI", "HDR")
+           "PATHD", "PATHI", "VALID", "SCR", "HDR")
 (R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
- R_PATHI, R_HDR) = range(len(REGIONS))
+ R_PATHI, R_VALID, R_SCR, R_HDR) = range(len(REGIONS))
 
 # header words (HDR region): region offsets first, then scalars
 H_NCACHE = len(REGIONS)
@@ -36,8 +39,8 @@ H_NPATHI = H_NCACHE + 2
 HEADER = 24
 
 # per-cache parameter columns
-(SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF) = range(12)
-NPARAM = 12
+(SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF, ENTRIES) = range(13)
+NPARAM = 13
 
 NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
@@ -63,4 +66,4 @@ def regions(base):
     return (region(base, h[0]), region(base, h[1]), region(base, h[2]), region(base, h[3]),
             region(base, h[4]), region(base, h[5]), region(base, h[6]), region(base, h[7]),
             region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
-            region(base, h[12]), region(base, h[13]), h)
+            region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]), h)

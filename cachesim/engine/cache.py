@@ -13,8 +13,8 @@ import numpy as np
 from numba import njit
 
 from . import policies as pol
-from .arena import (CSOFF, EOFF, H_NCACHE, MASK, NPARAM, POLICY, R_CS, R_DIRTY, R_HDR, R_HINT, R_P, R_RS,
-                    R_SS, R_STATS, R_TAGS, SETS, SLICES, SOFF, SPS, WAYS)
+from .arena import (CSOFF, ENTRIES, EOFF, H_NCACHE, MASK, NPARAM, POLICY, R_CS, R_DIRTY, R_HDR, R_HINT, R_P,
+                    R_RS, R_SS, R_STATS, R_TAGS, R_VALID, SETS, SLICES, SOFF, SPS, WAYS)
 from .stats import EVICT, NCNT, NTAGS
 
 _HASH = np.uint64(0x9E3779B97F4A7C15)
@@ -65,9 +65,14 @@ def find(R, c, line):
     if TAGS[h] == line:
         return h
     s, e0 = set_base(R, c, line)
+    return scan(TAGS, e0, par(R, c, WAYS), line)
+
+
+@njit(cache=True, inline="always")
+def scan(TAGS, e0, ways, line):
     found = -1
     # no early exit: the host vectorises the comparison
-    for e in range(e0, e0 + par(R, c, WAYS)):
+    for e in range(e0, e0 + ways):
         if TAGS[e] == line:
             found = e
     return found
@@ -94,12 +99,23 @@ def touch(R, c, e):
 
 
 @njit(cache=True, inline="always")
+def touch_at(R, c, e, e0, s):
+    """touch() when the set is already known (no division)."""
+    P = R[R_P]
+    p = c * NPARAM
+    pol.touch(P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
+    R[R_HINT][c] = e
+    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
+
+
+@njit(cache=True, inline="always")
 def remove(R, c, e):
     """Invalidate entry e of cache c (the caller handles its dirty data)."""
     e0, s, cs, way, ways = _policy_args(R, c, e)
     pol.invalidate(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
     R[R_TAGS][e] = -1
     R[R_DIRTY][e] = 0
+    R[R_VALID][c] -= 1
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
 
 
@@ -110,19 +126,29 @@ def insert(R, c, line, d, tag):
     Returns (victim line, victim dirty); victim line -1 when a way was free.
     Invalid ways are used lowest first, before the policy is asked.
     """
+    s, e0 = set_base(R, c, line)
+    return insert_at(R, c, line, d, tag, e0, s)
+
+
+@njit(cache=True, inline="always")
+def insert_at(R, c, line, d, tag, e0, s):
+    """insert() when the set is already known."""
     P = R[R_P]
     TAGS = R[R_TAGS]
     DIRTY = R[R_DIRTY]
     p = c * NPARAM
     ways = P[p + WAYS]
-    s, e0 = set_base(R, c, line)
     gs = P[p + SOFF] + s
     cs = P[p + CSOFF]
     pid = P[p + POLICY]
     w = -1
-    for k in range(ways - 1, -1, -1):
-        if TAGS[e0 + k] == -1:
-            w = k
+    VALID = R[R_VALID]
+    if VALID[c] < P[p + ENTRIES]:
+        for k in range(ways - 1, -1, -1):
+            if TAGS[e0 + k] == -1:
+                w = k
+        if w >= 0:
+            VALID[c] += 1
     vline = -1
     vd = 0
     if w < 0:

@@ -35,9 +35,9 @@ reproduces the depth-first order of the recursive definition.
 """
 from numba import njit
 
-from .arena import (CLUS, EXCLUSIVE, H_NCACHE, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR, R_STACK, WA,
-                    WB)
-from .cache import bump, find, insert, par, remove, touch
+from .arena import (CLUS, EXCLUSIVE, H_NCACHE, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR, R_HINT, R_SCR,
+                    R_STACK, R_TAGS, WA, WAYS, WB)
+from .cache import bump, find, insert, insert_at, par, remove, scan, set_base, touch, touch_at
 from .stats import (ACC, BACKINV, INVALIDATED, K_WRITE, MEM_READ, MEM_WRITE, MISS, VICTIM_IN, WB_IN,
                     WB_IN_MISS, WRITEBACK)
 
@@ -127,7 +127,13 @@ def drain(R, c0, line0, d0, tag):
 
 @njit(cache=True, inline="always")
 def install(R, c, line, d, tag):
-    vline, vd = insert(R, c, line, d, tag)
+    s, e0 = set_base(R, c, line)
+    install_at(R, c, line, d, tag, e0, s)
+
+
+@njit(cache=True, inline="always")
+def install_at(R, c, line, d, tag, e0, s):
+    vline, vd = insert_at(R, c, line, d, tag, e0, s)
     if vline >= 0:
         # A clean victim of a non-inclusive cache with no exclusive cache
         # below it needs nothing: skip the cascade machinery (the common case).
@@ -143,11 +149,26 @@ def fill(R, path, n, s, line, k, tag):
     install at or below s took."""
     h = n
     carried = 0
+    TAGS = R[R_TAGS]
+    SCR = R[R_SCR]
     for pos in range(s, n):
         c = path[pos]
         bump(R, c, tag, ACC + k)
-        e = find(R, c, line)
-        if e >= 0:
+        e = R[R_HINT][c]
+        if TAGS[e] != line:
+            st, e0 = set_base(R, c, line)
+            SCR[2 * pos] = st
+            SCR[2 * pos + 1] = e0
+            e = scan(TAGS, e0, par(R, c, WAYS), line)
+            if e >= 0:
+                h = pos
+                if pos > 0 and par(R, c, CLUS) == EXCLUSIVE:
+                    carried = R[R_DIRTY][e]
+                    remove(R, c, e)
+                else:
+                    touch_at(R, c, e, e0, st)
+                break
+        else:
             h = pos
             if pos > 0 and par(R, c, CLUS) == EXCLUSIVE:
                 carried = R[R_DIRTY][e]
@@ -162,7 +183,7 @@ def fill(R, path, n, s, line, k, tag):
         c = path[pos]
         if par(R, c, CLUS) == EXCLUSIVE:
             continue
-        install(R, c, line, carried, tag)
+        install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos])
         carried = 0
     return carried
 

@@ -12,10 +12,10 @@ from numba import njit
 from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from . import policies as pol
-from .arena import (CLUS, CLUS_IDS, CSOFF, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, MASK, NPARAM, POLICY,
+from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, MASK, NPARAM, POLICY,
                     R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
-from .cache import bump, find, insert, par, set_base, touch
+from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, write
 from .rawarray import prefetch
 from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
@@ -59,6 +59,7 @@ def replay_default(addr, size, kind, tag, op, base, line_bits):
     ncache = R[R_HDR][H_NCACHE]
     d1 = pd[0]
     d1_wb = par(R, d1, WB)
+    d1_ways = par(R, d1, WAYS)
     lb = np.uint64(line_bits)
     line_mask = np.uint64((1 << line_bits) - 1)
     nrec = addr.shape[0]
@@ -80,10 +81,20 @@ def replay_default(addr, size, kind, tag, op, base, line_bits):
         last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
         kd = kind[r]
         if first == last and (kd == READ or (kd == WRITE and d1_wb)):
-            # Fast path: the line this level-1 cache touched last is hit
-            # again. Touching it again changes no policy's order.
+            # Level-1 hits are handled here, without entering the hierarchy.
             e = HINT[d1]
-            if TAGS[e] == first and HINT[ncache + d1] == 1:
+            hit = False
+            if TAGS[e] == first:
+                if HINT[ncache + d1] == 0:
+                    touch(R, d1, e)     # last touched entry: touching again changes nothing
+                hit = True
+            else:
+                st, e0 = set_base(R, d1, first)
+                e = scan(TAGS, e0, d1_ways, first)
+                if e >= 0:
+                    touch_at(R, d1, e, e0, st)
+                    hit = True
+            if hit:
                 lines += 1
                 if kd == READ:
                     bump(R, d1, t, ACC + K_READ)
@@ -197,7 +208,8 @@ class EngineState:
         M, offs = build({
             "P": n * NPARAM, "TAGS": entries, "DIRTY": entries, "RS": entries, "SS": nsets,
             "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
-            "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n})
+            "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
+            "VALID": n, "SCR": 2 * n})
         self.M = M
         view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
@@ -227,6 +239,7 @@ class EngineState:
             P[SPS] = sps
             P[MASK] = (sps - 1) if (sps & (sps - 1)) == 0 else -1
             P[CSOFF] = ci * pol.CS_COLUMNS
+            P[ENTRIES] = c.sets * c.assoc
             hint[ci] = e
             ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
             # a distinct, seed-derived generator per cache
