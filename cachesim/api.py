@@ -10,6 +10,7 @@ import numpy as np
 from . import __version__
 from .config import Machine, load_machine, machine_from_dict
 from .engine.replay import R_LINES, R_OPS, R_RECORDS, EngineState
+from .engine.timing import R_RETIRE, R_SERIAL
 from .engine.stats import ACC, MEM_READ, MEM_WRITE, MISS, level_dict
 from .errors import CachesimError
 from .trace import Trace, TraceMeta, _coerce
@@ -67,6 +68,9 @@ def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -
                      "misses": lv["misses"] / ops if ops else 0.0} for name, lv in levels.items()}
     records = int(st.run[R_RECORDS])
     lines = int(st.run[R_LINES])
+    timed = st.machine.timing and st.machine.semantics == "default"
+    cycles = float(st.run[R_RETIRE]) if timed else None
+    serial = float(st.run[R_SERIAL]) if timed else None
     run = {
         "workload": workload,
         "layout": layout,
@@ -77,9 +81,10 @@ def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -
         "lines_per_op": lines / ops if ops else 0.0,
         "levels": levels,
         "memory": {"reads": int(mem[MEM_READ]), "writes": int(mem[MEM_WRITE])},
-        # The timing model (latencies, MLP) is not built yet: no invented numbers.
-        "cycles": None,
-        "cycles_per_op": None,
+        "cycles": cycles,
+        "cycles_per_op": cycles / ops if cycles is not None and ops else None,
+        "serial_cycles": serial,
+        "serial_cycles_per_op": serial / ops if serial is not None and ops else None,
         "per_op": per_op,
         "by_tag": by_tag,
         "semantics": st.machine.semantics,

@@ -69,6 +69,10 @@ class CacheConfig:
     write_allocate: bool = True
     clusivity: str = "nine"
     slices: int = 1
+    tag_latency: int = 1
+    data_latency: int = 3
+    response_latency: int = 1
+    mshrs: int = 10
 
     @property
     def sets(self) -> int:
@@ -88,6 +92,8 @@ class CacheConfig:
             "line_size": self.line_size, "sets": self.sets, "slices": self.slices,
             "replacement_policy": self.replacement_policy, "write_policy": self.write_policy,
             "write_allocate": self.write_allocate, "clusivity": self.clusivity,
+            "tag_latency": self.tag_latency, "data_latency": self.data_latency,
+            "response_latency": self.response_latency, "mshrs": self.mshrs,
         }
 
 
@@ -101,6 +107,14 @@ class Machine:
     seed: int = 0
     study: dict = field(default_factory=dict)
     source: str = "<dict>"
+    memory_latency_ns: float = 80.0
+    window: int = 72
+    timing: bool = True
+
+    @property
+    def memory_latency(self) -> int:
+        """Memory latency in core cycles."""
+        return max(1, round(self.memory_latency_ns * self.frequency_ghz))
 
     def cache(self, name: str) -> CacheConfig:
         for c in self.caches:
@@ -112,6 +126,8 @@ class Machine:
         return {
             "name": self.name, "line_size": self.line_size, "frequency_ghz": self.frequency_ghz,
             "semantics": self.semantics, "seed": self.seed, "source": self.source,
+            "memory_latency_ns": self.memory_latency_ns, "memory_latency_cycles": self.memory_latency,
+            "window": self.window, "timing": self.timing,
             "caches": {c.name: c.describe() for c in self.caches},
         }
 
@@ -157,6 +173,11 @@ class _Table:
             raise ConfigError(f"{self.where}: unknown key '{extra[0]}'")
 
 
+# Latency and MSHR defaults by level when a config gives none (cycles): in the
+# range of the shipped machines' cited figures (docs/machine-sources.md).
+LEVEL_DEFAULTS = {1: (1, 3, 1, 10), 2: (3, 9, 2, 16), 3: (10, 26, 4, 32)}
+
+
 def _is_pow2(n: int) -> bool:
     return n > 0 and (n & (n - 1)) == 0
 
@@ -179,6 +200,14 @@ def _cache(name: str, data: Any, src: str, line_size: int) -> CacheConfig:
     write_allocate = t.get("write_allocate", bool, True)
     clusivity = t.choice("clusivity", CLUSIVITY, "nine")
     slices = t.positive_int("slices", 1)
+    dt, dd, dr, dm = LEVEL_DEFAULTS.get(level, LEVEL_DEFAULTS[3])
+    lat = []
+    for key, default in (("tag_latency", dt), ("data_latency", dd), ("response_latency", dr)):
+        v = t.get(key, int, default, what="a whole number of cycles")
+        if v < 0:
+            raise ConfigError(f"{t.where}: '{key}' expected a non-negative number of cycles, got {v}")
+        lat.append(v)
+    mshrs = t.positive_int("mshrs", dm)
     t.finish()
     if size % (line_size * assoc):
         raise ConfigError(f"{t.where}: size {size} B is not a whole number of sets of "
@@ -193,7 +222,7 @@ def _cache(name: str, data: Any, src: str, line_size: int) -> CacheConfig:
     if level > 1 and serves != "both":
         raise ConfigError(f"{t.where}: only level 1 may be split; a level-{level} cache must serve 'both'")
     return CacheConfig(name, level, serves, size, assoc, line_size, policy, write_policy,
-                       write_allocate, clusivity, slices)
+                       write_allocate, clusivity, slices, lat[0], lat[1], lat[2], mshrs)
 
 
 def machine_from_dict(raw: dict, source: str = "<dict>") -> Machine:
@@ -219,7 +248,16 @@ def machine_from_dict(raw: dict, source: str = "<dict>") -> Machine:
     replay = _Table(top.get("replay", dict, {}), f"{source}: [replay]")
     semantics = replay.choice("semantics", SEMANTICS, "default")
     replay_seed = replay.get("seed", int, None, what="an integer")
+    timing = replay.get("timing", bool, True)
     replay.finish()
+    mem = _Table(top.get("memory", dict, {}), f"{source}: [memory]")
+    mem_ns = mem.get("latency_ns", (int, float), 80.0, what="a latency in ns")
+    if mem_ns <= 0:
+        raise ConfigError(f"{source}: [memory] 'latency_ns' expected a positive number, got {mem_ns}")
+    mem.finish()
+    core = _Table(top.get("core", dict, {}), f"{source}: [core]")
+    window = core.positive_int("window", 72)
+    core.finish()
     if replay_seed is not None:
         seed = replay_seed
     if semantics == "cachegrind":
@@ -227,7 +265,8 @@ def machine_from_dict(raw: dict, source: str = "<dict>") -> Machine:
 
     study = top.get("study", dict, {}, what="a [study] table")
     top.finish()
-    return Machine(name, line_size, float(freq), tuple(caches), semantics, seed, study, source)
+    return Machine(name, line_size, float(freq), tuple(caches), semantics, seed, study, source, float(mem_ns),
+                   window, timing)
 
 
 def _check_levels(caches: list[CacheConfig], source: str) -> None:

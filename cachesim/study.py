@@ -73,45 +73,56 @@ def _per_op(run: dict) -> None:
     run["per_op"] = {name: {"accesses": lv["accesses"] / ops, "misses": lv["misses"] / ops}
                      for name, lv in run["levels"].items()}
     run["per_op"]["memory"] = {"reads": run["memory"]["reads"] / ops}
+    if run["cycles"] is not None:
+        run["cycles_per_op"] = run["cycles"] / ops
+        run["serial_cycles_per_op"] = run["serial_cycles"] / ops
 
 
 def format_study(res: dict) -> str:
     runs = res["runs"]
     levels = list(runs[0]["levels"]) if runs else []
     data = [lv for lv in levels if res["machine"]["caches"][lv]["serves"] != "instructions"]
+    last = data[-1]
+    timed = bool(runs) and runs[0]["cycles"] is not None
     out = [f"cachesim study on {res['machine']['name']}: scenario {res['scenario']['name']} "
            f"({res['scenario']['memory'] / 2**30:.0f} GiB), {runs[0]['ops'] if runs else 0:,} ops per run"]
     hdr = f"{'workload':<19} {'layout':<11} {'acc/op':>7} {'lines/op':>8} " + \
-        " ".join(f"{lv + ' miss/op':>12}" for lv in data) + f" {'mem rd/op':>10} {'vs structpage':>13}"
+        " ".join(f"{lv + ' miss/op':>12}" for lv in data) + f" {'mem rd/op':>10}"
+    if timed:
+        hdr += f" {'cycles/op':>10} {'serial/op':>10}"
+    hdr += f" {'vs structpage':>14}"
     out.append(hdr)
     out.append("-" * len(hdr))
     base = {r["workload"]: r for r in runs if r["layout"] == "structpage"}
+
+    def metric(r):
+        return r["cycles_per_op"] if timed else r["per_op"][last]["misses"]
     for r in runs:
         po = r["per_op"]
         b = base.get(r["workload"])
-        last = data[-1]
         ratio = ""
-        if b and r is not b and b["per_op"][last]["misses"] > 0:
-            ratio = f"{po[last]['misses'] / b['per_op'][last]['misses']:.2f}x {last}"
-        out.append(f"{r['workload']:<19} {r['layout']:<11} {r['accesses_per_op']:>7.2f} {r['lines_per_op']:>8.2f} "
-                   + " ".join(f"{po[lv]['misses']:>12.3f}" for lv in data)
-                   + f" {po['memory']['reads']:>10.3f} {ratio:>13}")
+        if b and r is not b and metric(b) > 0:
+            ratio = f"{metric(r) / metric(b):.2f}x " + ("cycles" if timed else last)
+        line = (f"{r['workload']:<19} {r['layout']:<11} {r['accesses_per_op']:>7.2f} {r['lines_per_op']:>8.2f} "
+                + " ".join(f"{po[lv]['misses']:>12.3f}" for lv in data) + f" {po['memory']['reads']:>10.3f}")
+        if timed:
+            line += f" {r['cycles_per_op']:>10.1f} {r['serial_cycles_per_op']:>10.1f}"
+        out.append(line + f" {ratio:>14}")
     out.append("")
     out.append("memory overhead (scenario):")
     for o in res["overhead"]:
         out.append(f"  {o['layout']:<11} memmap {o['memmap_pct']:.3f}%  descriptors {o['descriptor_pct']:.3f}%  "
                    f"total {o['total_pct']:.3f}% of RAM ({o['total_bytes'] / 2**20:,.0f} MiB)")
     out.append("")
-    out.append("verdict (last-level misses per op, memdesc vs structpage; cycles come with the timing model):")
+    what = "cycles per op (overlapped)" if timed else f"{last} misses per op"
+    out.append(f"verdict, memdesc vs structpage, {what}:")
     for w, b in base.items():
         m = next((r for r in runs if r["workload"] == w and r["layout"] == "memdesc"), None)
-        if not m:
+        if not m or metric(b) == 0:
             continue
-        last = data[-1]
-        bm, mm = b["per_op"][last]["misses"], m["per_op"][last]["misses"]
-        if bm == 0 and mm == 0:
-            continue
-        ratio = mm / bm if bm else float("inf")
+        ratio = metric(m) / metric(b)
         word = "indirection costs" if ratio > 1.05 else ("density pays" if ratio < 0.95 else "about even")
-        out.append(f"  {w:<19} {word:<18} {last} misses/op {bm:.3f} -> {mm:.3f} ({ratio:.2f}x)")
+        extra = (f"; {last} misses/op {b['per_op'][last]['misses']:.2f} -> {m['per_op'][last]['misses']:.2f}"
+                 if timed else "")
+        out.append(f"  {w:<19} {word:<18} {metric(b):.1f} -> {metric(m):.1f} ({ratio:.2f}x){extra}")
     return "\n".join(out)

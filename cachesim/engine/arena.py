@@ -20,6 +20,12 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
     VALID   per cache, valid entries (a full cache skips the free-way scan)
     SCR     scratch: set index and first entry per path position, kept by a
             fill's walk down for its installs on the way back up
+    LAT     load-to-use latency by the path position that held the line
+            (data path, then instruction path; last entry = memory)
+    TIME    completion times of the last TRING records, then the retire
+            times of the last `window` records (timing.py)
+    MSH     per cache, a ring of its MSHRs' busy-until times
+    MSHI    per cache, the next MSHR in its ring
     HDR     the header itself (cache count, path lengths)
 """
 import numpy as np
@@ -28,19 +34,22 @@ from numba import njit
 from .rawarray import region
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
-           "PATHD", "PATHI", "VALID", "SCR", "HDR")
+           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "HDR")
 (R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
- R_PATHI, R_VALID, R_SCR, R_HDR) = range(len(REGIONS))
+ R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_HDR) = range(len(REGIONS))
 
 # header words (HDR region): region offsets first, then scalars
 H_NCACHE = len(REGIONS)
 H_NPATHD = H_NCACHE + 1
 H_NPATHI = H_NCACHE + 2
-HEADER = 24
+H_WINDOW = H_NCACHE + 3
+H_TIMING = H_NCACHE + 4
+HEADER = 32
 
 # per-cache parameter columns
-(SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF, ENTRIES) = range(13)
-NPARAM = 13
+(SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF, ENTRIES, MSHRS,
+ MSHOFF) = range(15)
+NPARAM = 15
 
 NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
@@ -66,4 +75,5 @@ def regions(base):
     return (region(base, h[0]), region(base, h[1]), region(base, h[2]), region(base, h[3]),
             region(base, h[4]), region(base, h[5]), region(base, h[6]), region(base, h[7]),
             region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
-            region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]), h)
+            region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]),
+            region(base, h[16]), region(base, h[17]), region(base, h[18]), region(base, h[19]), h)

@@ -145,7 +145,8 @@ def install_at(R, c, line, d, tag, e0, s):
 @njit(cache=True)
 def fill(R, path, n, s, line, k, tag):
     """Demand read-type access of kind k from position s of `path` (n caches,
-    level 1 first); returns the dirty bit an exclusive level handed up that no
+    level 1 first). Returns 2*h + d: h the path position that held the line
+    (n = memory), d the dirty bit an exclusive level handed up that no
     install at or below s took."""
     h = n
     carried = 0
@@ -185,12 +186,16 @@ def fill(R, path, n, s, line, k, tag):
             continue
         install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos])
         carried = 0
-    return carried
+    return 2 * h + carried
 
 
 @njit(cache=True)
 def write(R, path, n, s, line, tag):
-    """A store entering the hierarchy at position s of a path (as fill)."""
+    """A store entering the hierarchy at position s of a path (as fill).
+    Returns the path position its line came from when it had to be fetched
+    (write-allocate), else the position where it hit, 0 if it was only
+    forwarded (a buffered write-through or non-allocating store)."""
+    src = 0
     while s < n:
         c = path[s]
         bump(R, c, tag, ACC + K_WRITE)
@@ -199,20 +204,24 @@ def write(R, path, n, s, line, tag):
             touch(R, c, e)
             if par(R, c, WB):
                 R[R_DIRTY][e] = 1
-                return
+                return s if src == 0 else src
         else:
             bump(R, c, tag, MISS + K_WRITE)
             if par(R, c, WA) and par(R, c, CLUS) != EXCLUSIVE:
                 if s + 1 < n:
-                    carried = fill(R, path, n, s + 1, line, K_WRITE, tag)
+                    got = fill(R, path, n, s + 1, line, K_WRITE, tag)
+                    carried = got & 1
+                    src = got >> 1
                 else:
                     bump(R, R[R_HDR][H_NCACHE], tag, MEM_READ)
                     carried = 0
+                    src = n
                 if par(R, c, WB):
                     install(R, c, line, 1, tag)
-                    return
+                    return src
                 install(R, c, line, carried, tag)
         # write-through, or no allocation here: the store goes on down
         bump(R, c, tag, WRITEBACK)
         s += 1
     bump(R, R[R_HDR][H_NCACHE], tag, MEM_WRITE)
+    return src

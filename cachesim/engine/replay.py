@@ -12,11 +12,13 @@ from numba import njit
 from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from . import policies as pol
-from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, MASK, NPARAM, POLICY,
+from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, H_TIMING, H_WINDOW, MASK,
+                    MSHOFF, MSHRS, NPARAM, POLICY, R_LAT,
                     R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
 from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, write
+from .timing import TRING, account, latencies
 from .rawarray import prefetch
 from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
 
@@ -49,7 +51,7 @@ def _prefetch_sets(R, path, n, line):
 
 
 @njit(cache=True)
-def replay_default(addr, size, kind, tag, op, base, line_bits):
+def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
     R = regions(base)
     TAGS = R[R_TAGS]
     HINT = R[R_HINT]
@@ -65,6 +67,9 @@ def replay_default(addr, size, kind, tag, op, base, line_bits):
     nrec = addr.shape[0]
     lines = 0
     last_pf = -1
+    timing = R[R_HDR][H_TIMING] == 1
+    LAT = R[R_LAT]
+    rg0 = RUN[R_RECORDS]
     for r in range(nrec):
         if r + PREFETCH_AHEAD < nrec:
             fl = np.int64(addr[r + PREFETCH_AHEAD] >> lb)
@@ -101,6 +106,8 @@ def replay_default(addr, size, kind, tag, op, base, line_bits):
                 else:
                     bump(R, d1, t, ACC + K_WRITE)
                     R[R_DIRTY][e] = 1
+                if timing:
+                    account(R, rg0 + r, np.int64(dep[r]), LAT[0], 0, pd, npd, kd == READ)
                 continue
         # one call site each for fill and write keeps the compiled code small
         path = pd
@@ -119,12 +126,21 @@ def replay_default(addr, size, kind, tag, op, base, line_bits):
             do_write = True
         elif kd == PREFETCH or kd == PREFETCHW:
             k = K_PREFETCH
+        h = 0
         for line in range(first, last + 1):
             lines += 1
             if do_fill:
-                fill(R, path, n, 0, line, k, t)
+                got = fill(R, path, n, 0, line, k, t) >> 1
+                if got > h:
+                    h = got
             if do_write:
-                write(R, pd, npd, 0, line, t)
+                got = write(R, pd, npd, 0, line, t)
+                if got > h and not do_fill:
+                    h = got
+        if timing:
+            lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
+            waits = kd == READ or kd == RMW or kd == IFETCH
+            account(R, rg0 + r, np.int64(dep[r]), lat, h, path, n, waits)
     RUN[R_LINES] += lines
     RUN[R_RECORDS] += nrec
 
@@ -209,7 +225,8 @@ class EngineState:
             "P": n * NPARAM, "TAGS": entries, "DIRTY": entries, "RS": entries, "SS": nsets,
             "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
-            "VALID": n, "SCR": 2 * n})
+            "VALID": n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
+            "MSH": sum(c.mshrs for c in caches), "MSHI": n})
         self.M = M
         view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
@@ -223,7 +240,7 @@ class EngineState:
         below = view("BELOW", n)
         above = view("ABOVE", n * n).reshape(n, n)
         hint = view("HINT", 2 * n)
-        e = s = 0
+        e = s = msh = 0
         for ci, c in enumerate(caches):
             sps = c.sets // c.slices
             P = self.P[ci]
@@ -240,6 +257,9 @@ class EngineState:
             P[MASK] = (sps - 1) if (sps & (sps - 1)) == 0 else -1
             P[CSOFF] = ci * pol.CS_COLUMNS
             P[ENTRIES] = c.sets * c.assoc
+            P[MSHRS] = c.mshrs
+            P[MSHOFF] = msh
+            msh += c.mshrs
             hint[ci] = e
             ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
             # a distinct, seed-derived generator per cache
@@ -266,14 +286,25 @@ class EngineState:
         M[H_NCACHE] = n
         M[H_NPATHD] = len(self.path_d)
         M[H_NPATHI] = len(self.path_i)
+        M[H_WINDOW] = machine.window
+        M[H_TIMING] = 1 if machine.timing and machine.semantics == "default" else 0
+        lat = view("LAT", 2 * (n + 1))
+        mem_lat = machine.memory_latency
+        for k, path in ((0, self.path_d), (n + 1, self.path_i)):
+            if len(path):
+                vals = latencies(caches, list(path), mem_lat)
+                lat[k:k + len(vals)] = vals
         self.line_bits = int(machine.line_size).bit_length() - 1
 
     def replay(self, records: np.ndarray) -> None:
         if len(records) == 0:
             return
-        fn = replay_cachegrind if self.machine.semantics == "cachegrind" else replay_default
-        fn(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
-           self.M.ctypes.data, self.line_bits)
+        if self.machine.semantics == "cachegrind":
+            replay_cachegrind(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
+                              self.M.ctypes.data, self.line_bits)
+        else:
+            replay_default(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
+                           records["dep"], self.M.ctypes.data, self.line_bits)
 
     def cached_in(self, name: str, addr: int) -> bool:
         """Is the line holding byte `addr` in cache `name`?"""
