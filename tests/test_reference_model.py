@@ -115,3 +115,37 @@ def test_sliced_cache_matches_reference():
     r["size"] = 8
     r["kind"] = rng.integers(0, 2, 5000)
     compare(m, r)
+
+
+@st.composite
+def partitionable(draw):
+    """Machines whose every set count is even and whose policies are
+    deterministic: eligible for the two-thread set-partitioned replay."""
+    caches = {}
+    names = ["L1", "L2", "L3"][:draw(st.integers(1, 3))]
+    for lv, name in enumerate(names, 1):
+        policy = draw(st.sampled_from(["lru", "fifo", "tree_plru", "srrip", "mru"]))
+        ways = draw(st.sampled_from([1, 2, 4, 8]) if policy == "tree_plru" else st.integers(1, 5))
+        sets = 2 * draw(st.integers(1, 4))
+        wp, wa = draw(st.sampled_from(WRITES))
+        clus = "nine" if lv == 1 else draw(st.sampled_from(CLUS))
+        caches[name] = {"level": lv, "size": sets * ways * LINE, "assoc": ways, "replacement_policy": policy,
+                        "write_policy": wp, "write_allocate": wa, "clusivity": clus, "mshrs": draw(st.integers(1, 4))}
+    return machine_from_dict({"machine": {"name": "p", "line_size": LINE}, "caches": caches,
+                              "core": {"window": draw(st.integers(1, 16))}})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(partitionable(), traces())
+def test_two_partitions_equal_one_thread(m, recs):
+    from cachesim.engine.replay import EngineState
+    from cachesim.api import run_dict
+    recs["dep"] = np.minimum(np.arange(len(recs)), np.array([0, 1, 0, 3] * (len(recs) // 4 + 1))[:len(recs)])
+    one, two = EngineState(m, threads=1), EngineState(m, threads=2)
+    assert one.nparts == 1 and two.nparts == 2
+    for st_ in (one, two):
+        for i in range(0, len(recs), 97):
+            st_.replay(recs[i:i + 97])
+    a = run_dict(one, Trace(recs, TraceMeta()), "x", None)
+    b = run_dict(two, Trace(recs, TraceMeta()), "x", None)
+    assert a == b

@@ -50,8 +50,12 @@ def _prefetch_sets(R, path, n, line):
         prefetch(R[R_SS], par(R, c, SOFF) + s)
 
 
-@njit(cache=True)
-def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
+@njit(cache=True, nogil=True)
+def replay_default(addr, size, kind, tag, op, dep, base, line_bits, part, nparts, hout):
+    """Replay records on the arena at `base`. With nparts > 1 this arena
+    simulates only the lines with line % nparts == part (set partitioning,
+    see EngineState) and writes each record's hit level to hout for the
+    timing pass; with nparts == 1 it times records as it goes."""
     R = regions(base)
     TAGS = R[R_TAGS]
     HINT = R[R_HINT]
@@ -67,24 +71,29 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
     nrec = addr.shape[0]
     lines = 0
     last_pf = -1
-    timing = R[R_HDR][H_TIMING] == 1
+    timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
     LAT = R[R_LAT]
     rg0 = RUN[R_RECORDS]
+    pmask = nparts - 1
     for r in range(nrec):
         if r + PREFETCH_AHEAD < nrec:
             fl = np.int64(addr[r + PREFETCH_AHEAD] >> lb)
-            if fl != last_pf:
+            if fl != last_pf and (fl & pmask) == part:
                 last_pf = fl
                 _prefetch_sets(R, pd, npd, fl)
         a = addr[r]
         t = np.int64(tag[r])
-        _count_op(RUN, np.int64(op[r]))
+        if part == 0:
+            _count_op(RUN, np.int64(op[r]))
         sz = np.int64(size[r])
         if sz < 1:
             sz = 1
         first = np.int64(a >> lb)
         last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
         kd = kind[r]
+        if first == last and (first & pmask) != part:
+            hout[r] = -1
+            continue
         if first == last and (kd == READ or (kd == WRITE and d1_wb)):
             # Level-1 hits are handled here, without entering the hierarchy.
             e = HINT[d1]
@@ -108,6 +117,7 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
                     R[R_DIRTY][e] = 1
                 if timing:
                     account(R, rg0 + r, np.int64(dep[r]), LAT[0], 0, pd, npd, kd == READ)
+                hout[r] = 0
                 continue
         # one call site each for fill and write keeps the compiled code small
         path = pd
@@ -126,8 +136,12 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
             do_write = True
         elif kd == PREFETCH or kd == PREFETCHW:
             k = K_PREFETCH
-        h = 0
+        h = -1
         for line in range(first, last + 1):
+            if (line & pmask) != part:
+                continue
+            if h < 0:
+                h = 0
             lines += 1
             if do_fill:
                 got = fill(R, path, n, 0, line, k, t) >> 1
@@ -137,12 +151,36 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits):
                 got = write(R, pd, npd, 0, line, t)
                 if got > h and not do_fill:
                     h = got
+        hout[r] = h
         if timing:
             lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
             waits = kd == READ or kd == RMW or kd == IFETCH
             account(R, rg0 + r, np.int64(dep[r]), lat, h, path, n, waits)
     RUN[R_LINES] += lines
-    RUN[R_RECORDS] += nrec
+    if part == 0:
+        RUN[R_RECORDS] += nrec
+
+
+@njit(cache=True, nogil=True)
+def timing_pass(kind, dep, h0, h1, base):
+    """Time records from the hit levels the partitions found (the deeper of
+    the two when a record's lines fell in both), in record order."""
+    R = regions(base)
+    RUN = R[R_RUN]
+    LAT = R[R_LAT]
+    ncache = R[R_HDR][H_NCACHE]
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
+    nrec = kind.shape[0]
+    rg0 = RUN[R_RECORDS] - nrec
+    for r in range(nrec):
+        h = max(h0[r], h1[r])
+        kd = kind[r]
+        if kd == IFETCH:
+            account(R, rg0 + r, np.int64(dep[r]), LAT[ncache + 1 + h], h, pi, npi, True)
+        else:
+            waits = kd == READ or kd == RMW
+            account(R, rg0 + r, np.int64(dep[r]), LAT[h], h, pd, npd, waits)
 
 
 @njit(cache=True, inline="always")
@@ -211,7 +249,7 @@ def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
     RUN[R_RECORDS] += addr.shape[0]
 
 
-class EngineState:
+class _Arena:
     """One machine's caches, cold, in a fresh arena."""
 
     def __init__(self, machine: Machine):
@@ -296,24 +334,98 @@ class EngineState:
                 lat[k:k + len(vals)] = vals
         self.line_bits = int(machine.line_size).bit_length() - 1
 
+
+def partitions(machine: Machine, threads: int) -> int:
+    """How many set partitions can replay this machine in parallel with
+    results identical to one thread: lines with different line % P never meet
+    in any set when every cache's set count is a multiple of P (a set is
+    line % sets), so each partition is an independent hierarchy. That needs
+    no slice hash, no shared random stream (random, brrip) and Cachegrind's
+    per-record counting off; timing is computed afterwards in record order."""
+    if threads < 2 or machine.semantics != "default":
+        return 1
+    for c in machine.caches:
+        if c.slices != 1 or c.sets % 2 or c.replacement_policy in ("random", "brrip"):
+            return 1
+    return 2
+
+
+class EngineState:
+    """A machine's cold caches; replays record chunks, possibly on 2 threads."""
+
+    def __init__(self, machine: Machine, threads: int | None = None):
+        import os
+        self.machine = machine
+        if threads is None:
+            threads = int(os.environ.get("CACHESIM_THREADS", "0")) or (os.cpu_count() or 1)
+        self.nparts = partitions(machine, threads)
+        self.arenas = [_Arena(machine) for _ in range(self.nparts)]
+        a0 = self.arenas[0]
+        self.names = a0.names
+        self.path_d, self.path_i = a0.path_d, a0.path_i
+        self.line_bits = a0.line_bits
+        self._pool = None
+
+    @property
+    def M(self) -> np.ndarray:
+        return self.arenas[0].M
+
+    @property
+    def tags(self) -> np.ndarray:
+        if self.nparts != 1:
+            raise AttributeError("tags of a partitioned state: use cached_in()")
+        return self.arenas[0].tags
+
+    @property
+    def stats(self) -> np.ndarray:
+        if self.nparts == 1:
+            return self.arenas[0].stats
+        return sum(a.stats for a in self.arenas)
+
+    @property
+    def run(self) -> np.ndarray:
+        if self.nparts == 1:
+            return self.arenas[0].run
+        r = self.arenas[0].run.copy()
+        r[R_LINES] = sum(int(a.run[R_LINES]) for a in self.arenas)
+        return r
+
     def replay(self, records: np.ndarray) -> None:
         if len(records) == 0:
             return
+        cols = (records["addr"], records["size"], records["kind"], records["tag"], records["op"],
+                records["dep"])
         if self.machine.semantics == "cachegrind":
-            replay_cachegrind(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
-                              self.M.ctypes.data, self.line_bits)
-        else:
-            replay_default(records["addr"], records["size"], records["kind"], records["tag"], records["op"],
-                           records["dep"], self.M.ctypes.data, self.line_bits)
+            replay_cachegrind(*cols[:5], self.M.ctypes.data, self.line_bits)
+            return
+        houts = [np.empty(len(records), np.int8) for _ in range(self.nparts)]
+        if self.nparts == 1:
+            replay_default(*cols, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
+            return
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(self.nparts)
+        futs = [self._pool.submit(replay_default, *cols, a.M.ctypes.data, self.line_bits, i, self.nparts,
+                                  houts[i]) for i, a in enumerate(self.arenas)]
+        for f in futs:
+            f.result()
+        if self.arenas[0].M[H_TIMING] == 1:
+            timing_pass(cols[2], cols[5], houts[0], houts[1], self.M.ctypes.data)
 
     def cached_in(self, name: str, addr: int) -> bool:
         """Is the line holding byte `addr` in cache `name`?"""
-        return probe(self.M.ctypes.data, self.names.index(name), int(addr) >> self.line_bits) >= 0
+        line = int(addr) >> self.line_bits
+        a = self.arenas[line % self.nparts]
+        return probe(a.M.ctypes.data, self.names.index(name), line) >= 0
 
     def contains(self, addr: int) -> bool:
         """Is the line holding byte `addr` in any cache? (pycachesim's
         contains(0) crashed; this works for any 64-bit address.)"""
         return any(self.cached_in(n, addr) for n in self.names)
+
+    def __del__(self):
+        if getattr(self, "_pool", None) is not None:
+            self._pool.shutdown(wait=False)
 
 
 @njit(cache=True)
