@@ -78,9 +78,16 @@ def empty(n: int) -> np.ndarray:
     return r
 
 
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent or ".")
+    os.chmod(tmp, _umask_mode())  # mkstemp makes 0600; outputs get ordinary permissions
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -110,6 +117,7 @@ class TraceWriter:
         if not d.is_dir():
             raise TraceError(f"{self.path}: output directory {d} does not exist")
         fd, self.tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=d)
+        os.chmod(self.tmp, _umask_mode())
         self.f = os.fdopen(fd, "wb")
         self._header_len = self._write_header(0)
 
@@ -152,6 +160,7 @@ class TraceWriter:
     def _rewrite_with_header(self, end: int) -> None:
         src = self.tmp
         fd, dst = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent or ".")
+        os.chmod(dst, _umask_mode())
         with open(src, "rb") as fi, os.fdopen(fd, "wb") as fo:
             hdr = {"descr": np.lib.format.dtype_to_descr(RECORD_DTYPE), "fortran_order": False,
                    "shape": (self.count,)}
@@ -207,7 +216,8 @@ class Trace:
 
     @property
     def records(self) -> np.ndarray:
-        if callable(self.source):
+        """All records in memory (small traces, tests)."""
+        if callable(self.source) or isinstance(self.source, NpyFile):
             return np.concatenate(list(self.chunks()))
         return self.convert(self.source) if self.convert else self.source
 
@@ -249,6 +259,32 @@ def _coerce(arr: np.ndarray, where: str) -> np.ndarray:
     return out
 
 
+class NpyFile:
+    """The records of a .npy file, read chunk by chunk with plain file reads.
+
+    Not a memory map: mapped pages of a file read once stay resident, so a
+    multi-GB trace would grow the process by its whole size. Slicing returns
+    a freshly read array; only whole-record slices are supported."""
+
+    def __init__(self, path: Path, dtype: np.dtype, offset: int, n: int):
+        self.path, self.dtype, self.offset, self.n = path, dtype, offset, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        start, stop, step = sl.indices(self.n)
+        if step != 1:
+            raise IndexError("only contiguous slices")
+        count = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset + start * self.dtype.itemsize)
+            out = np.fromfile(f, dtype=self.dtype, count=count)
+        if len(out) != count:
+            raise TraceError(f"{self.path}: file shrank while reading")
+        return out
+
+
 def open_npy(path: str | Path) -> Trace:
     p = Path(path)
     try:
@@ -279,9 +315,9 @@ def open_npy(path: str | Path) -> Trace:
                          f"but the file holds {have} bytes")
     if shape[0] == 0:
         raise TraceError(f"{p}: trace has no records")
-    arr = np.memmap(p, dtype=dtype, mode="r", offset=offset, shape=shape)
+    arr = NpyFile(p, dtype, offset, shape[0])
     if dtype != RECORD_DTYPE:
-        _coerce(np.asarray(arr[:1]), str(p))  # fail early on unusable dtypes
+        _coerce(arr[0:1], str(p))  # fail early on unusable dtypes
     mp = meta_path(p)
     meta = TraceMeta(source=str(p))
     if mp.exists():
