@@ -73,6 +73,7 @@ class CacheConfig:
     data_latency: int = 3
     response_latency: int = 1
     mshrs: int = 10
+    prefetchers: tuple = ()
 
     @property
     def sets(self) -> int:
@@ -94,6 +95,7 @@ class CacheConfig:
             "write_allocate": self.write_allocate, "clusivity": self.clusivity,
             "tag_latency": self.tag_latency, "data_latency": self.data_latency,
             "response_latency": self.response_latency, "mshrs": self.mshrs,
+            "prefetcher": list(self.prefetchers),
         }
 
 
@@ -208,6 +210,17 @@ def _cache(name: str, data: Any, src: str, line_size: int) -> CacheConfig:
             raise ConfigError(f"{t.where}: '{key}' expected a non-negative number of cycles, got {v}")
         lat.append(v)
     mshrs = t.positive_int("mshrs", dm)
+    from .engine.prefetchers import MAX_PER_CACHE, PREFETCHER_IDS
+    pf = t.get("prefetcher", (str, list), [], what="a prefetcher name or a list of names")
+    pf = [pf] if isinstance(pf, str) else pf
+    for pname in pf:
+        if pname not in PREFETCHER_IDS:
+            raise ConfigError(f"{t.where}: 'prefetcher' expected one of {', '.join(map(repr, PREFETCHER_IDS))}, "
+                              f"got {pname!r}")
+    if len(pf) > MAX_PER_CACHE:
+        raise ConfigError(f"{t.where}: 'prefetcher' takes at most {MAX_PER_CACHE} prefetchers")
+    if pf and serves == "instructions":
+        raise ConfigError(f"{t.where}: prefetchers are modelled on data caches only")
     t.finish()
     if size % (line_size * assoc):
         raise ConfigError(f"{t.where}: size {size} B is not a whole number of sets of "
@@ -222,7 +235,7 @@ def _cache(name: str, data: Any, src: str, line_size: int) -> CacheConfig:
     if level > 1 and serves != "both":
         raise ConfigError(f"{t.where}: only level 1 may be split; a level-{level} cache must serve 'both'")
     return CacheConfig(name, level, serves, size, assoc, line_size, policy, write_policy,
-                       write_allocate, clusivity, slices, lat[0], lat[1], lat[2], mshrs)
+                       write_allocate, clusivity, slices, lat[0], lat[1], lat[2], mshrs, tuple(pf))
 
 
 def machine_from_dict(raw: dict, source: str = "<dict>") -> Machine:

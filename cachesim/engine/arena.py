@@ -26,6 +26,10 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
             times of the last `window` records (timing.py)
     MSH     per cache, a ring of its MSHRs' busy-until times
     MSHI    per cache, the next MSHR in its ring
+    PFB     per entry, 1 while a line a prefetcher brought in is unused
+    PFR     per entry, the cycle its prefetch fill completes
+    PFS     prefetcher state (tables), per cache and prefetcher
+    PFQ     prefetch candidates of the current access
     HDR     the header itself (cache count, path lengths)
 """
 import numpy as np
@@ -34,9 +38,9 @@ from numba import njit
 from .rawarray import region
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
-           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "HDR")
+           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFB", "PFR", "PFS", "PFQ", "HDR")
 (R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
- R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_HDR) = range(len(REGIONS))
+ R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_PFB, R_PFR, R_PFS, R_PFQ, R_HDR) = range(len(REGIONS))
 
 # header words (HDR region): region offsets first, then scalars
 H_NCACHE = len(REGIONS)
@@ -44,12 +48,14 @@ H_NPATHD = H_NCACHE + 1
 H_NPATHI = H_NCACHE + 2
 H_WINDOW = H_NCACHE + 3
 H_TIMING = H_NCACHE + 4
-HEADER = 32
+H_PREFETCH = H_NCACHE + 5
+H_LINEBITS = H_NCACHE + 6
+HEADER = 40
 
 # per-cache parameter columns
 (SETS, WAYS, POLICY, WB, WA, CLUS, EOFF, SOFF, SLICES, SPS, MASK, CSOFF, ENTRIES, MSHRS,
- MSHOFF) = range(15)
-NPARAM = 15
+ MSHOFF, PF1, PF2, PFS1, PFS2) = range(19)
+NPARAM = 19
 
 NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
@@ -76,4 +82,5 @@ def regions(base):
             region(base, h[4]), region(base, h[5]), region(base, h[6]), region(base, h[7]),
             region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
             region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]),
-            region(base, h[16]), region(base, h[17]), region(base, h[18]), region(base, h[19]), h)
+            region(base, h[16]), region(base, h[17]), region(base, h[18]), region(base, h[19]),
+            region(base, h[20]), region(base, h[21]), region(base, h[22]), region(base, h[23]), h)

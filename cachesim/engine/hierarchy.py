@@ -35,11 +35,31 @@ reproduces the depth-first order of the recursive definition.
 """
 from numba import njit
 
-from .arena import (CLUS, EXCLUSIVE, H_NCACHE, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR, R_HINT, R_SCR,
-                    R_STACK, R_TAGS, WA, WAYS, WB)
+from .arena import (CLUS, EXCLUSIVE, H_NCACHE, H_PREFETCH, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR,
+                    R_HINT, R_LAT, R_PFB, R_PFR, R_RUN, R_SCR, R_STACK, R_TAGS, WA, WAYS, WB)
+from . import prefetchers as pfm
+from .arena import H_LINEBITS, NPARAM, PF1, PF2, PFS1, PFS2, R_P, R_PFQ, R_PFS
 from .cache import bump, find, insert, insert_at, par, remove, scan, set_base, touch, touch_at
-from .stats import (ACC, BACKINV, INVALIDATED, K_WRITE, MEM_READ, MEM_WRITE, MISS, VICTIM_IN, WB_IN,
-                    WB_IN_MISS, WRITEBACK)
+from .stats import (ACC, BACKINV, INVALIDATED, K_PREFETCH, K_WRITE, MEM_READ, MEM_WRITE, MISS, PF_ISSUED,
+                    PF_USEFUL,
+                    VICTIM_IN, WB_IN, WB_IN_MISS, WRITEBACK)
+
+R_PFWAIT, R_PFCACHE, R_PFHIT, R_DISPATCH = 8, 9, 10, 5   # RUN words shared with timing.py
+
+
+@njit(cache=True, inline="always")
+def prefetched_hit(R, c, e, pos):
+    """A demand hit on entry e: if a hardware prefetch brought the line in and
+    it is unused so far, count it useful and remember when it arrives."""
+    PFB = R[R_PFB]
+    if PFB[e]:
+        PFB[e] = 0
+        bump(R, c, 0, PF_USEFUL)
+        RUN = R[R_RUN]
+        RUN[R_PFHIT] = pos + 1
+        if R[R_PFR][e] > RUN[R_PFWAIT]:
+            RUN[R_PFWAIT] = R[R_PFR][e]
+            RUN[R_PFCACHE] = c
 
 OP_VICTIM, OP_SEND, OP_PLACE, OP_WBACK = 0, 1, 2, 3
 STACK = 256  # entries of 4 words; a cascade needs a few per level
@@ -152,6 +172,7 @@ def fill(R, path, n, s, line, k, tag):
     carried = 0
     TAGS = R[R_TAGS]
     SCR = R[R_SCR]
+    pf = R[R_HDR][H_PREFETCH] == 1
     for pos in range(s, n):
         c = path[pos]
         bump(R, c, tag, ACC + k)
@@ -168,6 +189,8 @@ def fill(R, path, n, s, line, k, tag):
                     remove(R, c, e)
                 else:
                     touch_at(R, c, e, e0, st)
+                    if pf and k != K_PREFETCH:
+                        prefetched_hit(R, c, e, pos)
                 break
         else:
             h = pos
@@ -176,6 +199,8 @@ def fill(R, path, n, s, line, k, tag):
                 remove(R, c, e)
             else:
                 touch(R, c, e)
+                if pf and k != K_PREFETCH:
+                    prefetched_hit(R, c, e, pos)
             break
         bump(R, c, tag, MISS + k)
     if h == n:
@@ -186,7 +211,43 @@ def fill(R, path, n, s, line, k, tag):
             continue
         install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos])
         carried = 0
+        if pf:
+            e = R[R_HINT][c]           # the entry just filled
+            if k == K_PREFETCH and pos == s:
+                R[R_PFB][e] = 1        # a hardware prefetch of this cache's prefetchers
+                R[R_PFR][e] = R[R_RUN][R_DISPATCH] + 1 + R[R_LAT][h]
+            else:
+                R[R_PFB][e] = 0
     return 2 * h + carried
+
+
+@njit(cache=True)
+def run_prefetchers(R, path, n, line, site, h, tag):
+    """Show a demand access to the prefetchers of every data cache it visited
+    (levels above h missed, level h hit) and issue their candidates that the
+    cache does not hold as prefetch fills from that cache down."""
+    P = R[R_P]
+    Q = R[R_PFQ]
+    S = R[R_PFS]
+    RUN = R[R_RUN]
+    lb = R[R_HDR][H_LINEBITS]
+    top = h if h < n else n - 1
+    for pos in range(top + 1):
+        c = path[pos]
+        p = c * NPARAM
+        if P[p + PF1] == 0:
+            continue
+        hit = 0 if pos < h else (2 if RUN[R_PFHIT] == pos + 1 else 1)
+        qn = pfm.observe(P[p + PF1], S, P[p + PFS1], line, site, hit, Q, 0, lb)
+        if P[p + PF2] != 0:
+            qn = pfm.observe(P[p + PF2], S, P[p + PFS2], line, site, hit, Q, qn, lb)
+        for i in range(qn):
+            cand = Q[i]
+            if cand < 0 or find(R, c, cand) >= 0:
+                continue
+            bump(R, c, tag, PF_ISSUED)
+            fill(R, path, n, pos, cand, K_PREFETCH, tag)
+    RUN[R_PFHIT] = 0
 
 
 @njit(cache=True)

@@ -12,19 +12,20 @@ from numba import njit
 from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from . import policies as pol
-from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_NCACHE, H_NPATHD, H_NPATHI, H_TIMING, H_WINDOW, MASK,
-                    MSHOFF, MSHRS, NPARAM, POLICY, R_LAT,
+from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH,
+                    H_TIMING, H_WINDOW, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
                     R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
 from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
-from .hierarchy import STACK, fill, write
+from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
+from . import prefetchers as pfm
 from .timing import TRING, account, latencies
 from .rawarray import prefetch
 from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
 
 # run-wide counters (arena region RUN)
 R_OPS, R_RECORDS, R_LINES, R_LASTOP, R_STARTED = range(5)
-NRUN = 8
+NRUN = 12   # 5-7 timing.py, 8-10 prefetch bookkeeping
 PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
 
 
@@ -51,7 +52,7 @@ def _prefetch_sets(R, path, n, line):
 
 
 @njit(cache=True, nogil=True)
-def replay_default(addr, size, kind, tag, op, dep, base, line_bits, part, nparts, hout):
+def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, nparts, hout):
     """Replay records on the arena at `base`. With nparts > 1 this arena
     simulates only the lines with line % nparts == part (set partitioning,
     see EngineState) and writes each record's hit level to hout for the
@@ -72,6 +73,7 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits, part, nparts
     lines = 0
     last_pf = -1
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
+    pf = R[R_HDR][H_PREFETCH] == 1
     LAT = R[R_LAT]
     rg0 = RUN[R_RECORDS]
     pmask = nparts - 1
@@ -115,6 +117,9 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits, part, nparts
                 else:
                     bump(R, d1, t, ACC + K_WRITE)
                     R[R_DIRTY][e] = 1
+                if pf:
+                    prefetched_hit(R, d1, e, 0)
+                    run_prefetchers(R, pd, npd, first, np.int64(site[r]), 0, t)
                 if timing:
                     account(R, rg0 + r, np.int64(dep[r]), LAT[0], 0, pd, npd, kd == READ)
                 hout[r] = 0
@@ -143,14 +148,19 @@ def replay_default(addr, size, kind, tag, op, dep, base, line_bits, part, nparts
             if h < 0:
                 h = 0
             lines += 1
+            hl = 0
             if do_fill:
-                got = fill(R, path, n, 0, line, k, t) >> 1
-                if got > h:
-                    h = got
+                hl = fill(R, path, n, 0, line, k, t) >> 1
+                if hl > h:
+                    h = hl
             if do_write:
                 got = write(R, pd, npd, 0, line, t)
-                if got > h and not do_fill:
-                    h = got
+                if not do_fill:
+                    hl = got
+                    if got > h:
+                        h = got
+            if pf and kd != IFETCH and k != K_PREFETCH:
+                run_prefetchers(R, pd, npd, line, np.int64(site[r]), hl, t)
         hout[r] = h
         if timing:
             lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
@@ -264,7 +274,8 @@ class _Arena:
             "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
             "VALID": n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
-            "MSH": sum(c.mshrs for c in caches), "MSHI": n})
+            "MSH": sum(c.mshrs for c in caches), "MSHI": n, "PFB": entries, "PFR": entries,
+            "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE})
         self.M = M
         view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
@@ -278,7 +289,7 @@ class _Arena:
         below = view("BELOW", n)
         above = view("ABOVE", n * n).reshape(n, n)
         hint = view("HINT", 2 * n)
-        e = s = msh = 0
+        e = s = msh = pfs = 0
         for ci, c in enumerate(caches):
             sps = c.sets // c.slices
             P = self.P[ci]
@@ -298,6 +309,10 @@ class _Arena:
             P[MSHRS] = c.mshrs
             P[MSHOFF] = msh
             msh += c.mshrs
+            for slot, soff, name in zip((PF1, PF2), (PFS1, PFS2), c.prefetchers):
+                P[slot] = pfm.PREFETCHER_IDS[name]
+                P[soff] = pfs
+                pfs += pfm.state_words(name)
             hint[ci] = e
             ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
             # a distinct, seed-derived generator per cache
@@ -326,6 +341,8 @@ class _Arena:
         M[H_NPATHI] = len(self.path_i)
         M[H_WINDOW] = machine.window
         M[H_TIMING] = 1 if machine.timing and machine.semantics == "default" else 0
+        M[H_PREFETCH] = 1 if any(c.prefetchers for c in caches) and machine.semantics == "default" else 0
+        M[H_LINEBITS] = int(machine.line_size).bit_length() - 1
         lat = view("LAT", 2 * (n + 1))
         mem_lat = machine.memory_latency
         for k, path in ((0, self.path_d), (n + 1, self.path_i)):
@@ -345,7 +362,7 @@ def partitions(machine: Machine, threads: int) -> int:
     if threads < 2 or machine.semantics != "default":
         return 1
     for c in machine.caches:
-        if c.slices != 1 or c.sets % 2 or c.replacement_policy in ("random", "brrip"):
+        if c.slices != 1 or c.sets % 2 or c.replacement_policy in ("random", "brrip") or c.prefetchers:
             return 1
     return 2
 
@@ -394,7 +411,7 @@ class EngineState:
         if len(records) == 0:
             return
         cols = (records["addr"], records["size"], records["kind"], records["tag"], records["op"],
-                records["dep"])
+                records["dep"], records["site"])
         if self.machine.semantics == "cachegrind":
             replay_cachegrind(*cols[:5], self.M.ctypes.data, self.line_bits)
             return
@@ -409,7 +426,7 @@ class EngineState:
                                   houts[i]) for i, a in enumerate(self.arenas)]
         for f in futs:
             f.result()
-        if self.arenas[0].M[H_TIMING] == 1:
+        if self.arenas[0].M[H_TIMING] == 1:  # partitioned: time the records in order now
             timing_pass(cols[2], cols[5], houts[0], houts[1], self.M.ctypes.data)
 
     def cached_in(self, name: str, addr: int) -> bool:

@@ -16,7 +16,10 @@ INVALIDATED = 11  # lines of this cache invalidated by an inclusive cache below
 WB_IN = 12       # write-backs received from above
 WB_IN_MISS = 13  # ... that missed here
 VICTIM_IN = 14   # victims received by an exclusive cache
-NCNT = 16
+PF_ISSUED = 15   # hardware prefetch fills this cache's prefetchers issued
+PF_USEFUL = 16   # demand hits on lines they brought in
+PF_LATE = 17     # ... that had to wait for the prefetch to arrive
+NCNT = 20
 
 MEM_READ, MEM_WRITE = 0, 1
 NTAGS = 256
@@ -44,4 +47,7 @@ def level_dict(s) -> dict:
         "writebacks_received": int(s[WB_IN]),
         "writebacks_received_misses": int(s[WB_IN_MISS]),
         "victims_received": int(s[VICTIM_IN]),
+        "prefetch_issued": int(s[PF_ISSUED]),
+        "prefetch_useful": int(s[PF_USEFUL]),
+        "prefetch_late": int(s[PF_LATE]),
     }

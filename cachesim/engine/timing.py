@@ -15,16 +15,20 @@ overlap as an out-of-order core overlaps memory operations:
 - it completes `latency` cycles after starting; records retire in order.
 
 Stores and software prefetches retire without waiting for their line (a
-store buffer; a prefetch is a hint) but still hold MSHRs. The run's cycles
+store buffer; a prefetch is a hint) but still hold MSHRs. A demand hit on a
+line a hardware prefetch has not finished bringing in waits for it: the
+prefetch was late (counted at the cache that issued it). The run's cycles
 are the last retirement; `serial_cycles` adds the latencies with no overlap.
 """
 from numba import njit
 
-from .arena import H_NCACHE, H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_MSH, R_MSHI, R_P, R_RUN, R_TIME
+from .arena import H_NCACHE, H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_MSH, R_MSHI, R_P, R_RUN, R_STATS, R_TIME
+from .stats import NCNT, NTAGS, PF_LATE
 
 TRING = 4096  # dependencies further back than this are complete by then
 
 R_DISPATCH, R_RETIRE, R_SERIAL = 5, 6, 7   # RUN region words
+R_PFWAIT, R_PFCACHE, R_PFHIT = 8, 9, 10    # a demand hit on a prefetched line: its arrival, the cache
 
 
 @njit(cache=True, inline="always")
@@ -54,6 +58,13 @@ def account(R, rg, dep, lat, h, path, n, waits):
         if b > start:
             start = b
     done = start + lat
+    pw = RUN[R_PFWAIT]
+    if pw > 0:
+        if pw > done:
+            done = pw
+            from_c = RUN[R_PFCACHE]
+            R[R_STATS][(from_c * NTAGS + 0) * NCNT + PF_LATE] += 1
+        RUN[R_PFWAIT] = 0
     for pos in range(top):
         c = path[pos]
         MSH[P[c * NPARAM + MSHOFF] + MI[c]] = done

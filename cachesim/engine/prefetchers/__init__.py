@@ -1,0 +1,37 @@
+"""Hardware prefetchers, each a module behind one interface (ChampSim's
+shape): ``observe(S, base, line, site, hit, Q, qn, line_bits) -> qn`` sees a
+demand access at its cache (hit: 0 miss, 1 hit, 2 first hit on a line it
+prefetched), may update its state ``S[base:base+STATE_WORDS]`` and appends
+candidate lines to the queue ``Q`` (returning the new length). The engine
+issues each candidate that the cache does not hold as a prefetch fill.
+
+Adding a prefetcher = one module + one entry in PREFETCHERS + one branch
+below.
+"""
+from numba import njit
+
+from . import adjacent_line, ip_stride, next_line, stream
+
+NONE, NEXT_LINE, IP_STRIDE, STREAM, ADJACENT_LINE = range(5)
+PREFETCHERS = {"next_line": (NEXT_LINE, next_line), "ip_stride": (IP_STRIDE, ip_stride),
+               "stream": (STREAM, stream), "adjacent_line": (ADJACENT_LINE, adjacent_line)}
+PREFETCHER_IDS = {name: pid for name, (pid, _) in PREFETCHERS.items()}
+MAX_PER_CACHE = 2
+QUEUE = 8
+
+
+def state_words(name: str) -> int:
+    return PREFETCHERS[name][1].STATE_WORDS
+
+
+@njit(cache=True, inline="always")
+def observe(pid, S, base, line, site, hit, Q, qn, line_bits):
+    if pid == NEXT_LINE:
+        return next_line.observe(S, base, line, site, hit, Q, qn, line_bits)
+    elif pid == IP_STRIDE:
+        return ip_stride.observe(S, base, line, site, hit, Q, qn, line_bits)
+    elif pid == STREAM:
+        return stream.observe(S, base, line, site, hit, Q, qn, line_bits)
+    elif pid == ADJACENT_LINE:
+        return adjacent_line.observe(S, base, line, site, hit, Q, qn, line_bits)
+    return qn

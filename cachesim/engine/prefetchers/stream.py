@@ -1,0 +1,53 @@
+"""Stream prefetcher (Intel's L2 streamer): tracks up to 16 streams, one per
+4 KiB page; after two accesses in the same direction it fetches the next
+DEGREE lines ahead, never crossing the page."""
+from numba import njit
+
+ENTRIES = 16
+DEGREE = 2
+STATE_WORDS = 5 * ENTRIES + 1   # page+1, last offset, direction, confidence, age; clock
+
+
+@njit(cache=True, inline="always")
+def observe(S, base, line, site, hit, Q, qn, line_bits):
+    shift = 12 - line_bits
+    page = line >> shift
+    off = line & ((1 << shift) - 1)
+    clock = base + 5 * ENTRIES
+    S[clock] += 1
+    found = -1
+    oldest = 0
+    for i in range(ENTRIES):
+        b = base + 5 * i
+        if S[b] == page + 1:
+            found = b
+        if S[b + 4] < S[base + 5 * oldest + 4]:
+            oldest = i
+    if found < 0:
+        b = base + 5 * oldest
+        S[b] = page + 1
+        S[b + 1] = off
+        S[b + 2] = 0
+        S[b + 3] = 0
+        S[b + 4] = S[clock]
+        return qn
+    b = found
+    S[b + 4] = S[clock]
+    d = off - S[b + 1]
+    if d == 0:
+        return qn
+    direction = 1 if d > 0 else -1
+    if direction == S[b + 2]:
+        if S[b + 3] < 3:
+            S[b + 3] += 1
+    else:
+        S[b + 2] = direction
+        S[b + 3] = 0
+    S[b + 1] = off
+    if S[b + 3] >= 1:
+        for k in range(1, DEGREE + 1):
+            t = off + direction * k
+            if 0 <= t < (1 << shift):
+                Q[qn] = (page << shift) + t
+                qn += 1
+    return qn
