@@ -357,7 +357,8 @@ def partitions(machine: Machine, threads: int) -> int:
     results identical to one thread: lines with different line % P never meet
     in any set when every cache's set count is a multiple of P (a set is
     line % sets), so each partition is an independent hierarchy. That needs
-    no slice hash, no shared random stream (random, brrip) and Cachegrind's
+    no slice hash, no shared random stream (random, brrip), no hardware
+    prefetchers (their timing feedback is per record) and Cachegrind's
     per-record counting off; timing is computed afterwards in record order."""
     if threads < 2 or machine.semantics != "default":
         return 1
