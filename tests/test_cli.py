@@ -189,3 +189,24 @@ def test_shipped_configs_load():
     sky = load_machine(SKYLAKE)
     l3 = sky.cache("L3")
     assert l3.assoc == 11 and l3.slices * 2048 == l3.sets      # 2048 sets per 1.375 MiB slice
+
+
+def test_corrupt_gzip_is_a_clean_error(tmp_path, capsys):
+    import gzip
+    data = gzip.compress(b"I  00401000,3\n L 00001000,8\n" * 5000)
+    bad = tmp_path / "c.lackey.gz"
+    bad.write_bytes(data[:40] + bytes(200) + data[240:])
+    rc, out, err = cli("run", SKYLAKE, "--trace", bad, "--format", "lackey", capsys=capsys)
+    assert rc == 2 and "c.lackey.gz" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("fmt,text", [("din", "0 1000\n1 2000\n2 401000\n"),
+                                      ("xdin", "r 1000 8\nw 2000 4\ni 401000 2\n")])
+def test_dinero_formats_replay(tmp_path, capsys, fmt, text):
+    p = tmp_path / f"t.{fmt}"
+    p.write_text(text)
+    out = tmp_path / "o.json"
+    rc, _, err = cli("run", SKYLAKE, "--trace", p, "--format", fmt, "--json", out, "--quiet", capsys=capsys)
+    assert rc == 0, err
+    run = json.loads(out.read_text())["runs"][0]
+    assert run["accesses"] == 3 and run["levels"]["L1I"]["accesses"] == 1

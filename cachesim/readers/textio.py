@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -43,7 +44,7 @@ def peek(path: str | Path, n: int = 65536) -> bytes:
     with open_binary(path) as f:
         try:
             return f.read(n)
-        except (OSError, EOFError, lzma.LZMAError) as e:
+        except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
             raise TraceError(f"{path}: corrupt compressed data ({e})") from None
 
 
@@ -55,7 +56,7 @@ def blocks(path: str | Path, block: int = BLOCK) -> Iterator[tuple[np.ndarray, b
         while True:
             try:
                 data = f.read(block)
-            except (OSError, EOFError, lzma.LZMAError) as e:
+            except (OSError, EOFError, lzma.LZMAError, zlib.error) as e:
                 raise TraceError(f"{path}: corrupt or truncated compressed data ({e})") from None
             if not data:
                 if carry:
