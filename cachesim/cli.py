@@ -60,6 +60,9 @@ def cmd_run(args) -> int:
     if args.stats:
         from .stats_txt import write_stats
         write_stats(args.stats, res)
+    if args.plots:
+        from .plot import plots_for
+        plots_for(res, args.plots)
     if not args.quiet or not (args.json or args.stats):
         print(format_run(machine, run))
     return 0
@@ -74,7 +77,32 @@ def _run_study(machine, args) -> int:
     if args.stats:
         from .stats_txt import write_stats
         write_stats(args.stats, res)
+    from .plot import plots_for
+    written = plots_for(res, args.plots or "plots")   # the study always draws its figures
     print(format_study(res))
+    if not args.quiet:
+        print("\nplots: " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def cmd_plot(args) -> int:
+    from .plot import plots_for
+    p = Path(args.results)
+    try:
+        res = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise CachesimError(f"{p}: no such results file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CachesimError(f"{p}: not a cachesim results JSON ({e})") from None
+    if not isinstance(res, dict) or not isinstance(res.get("runs"), list) or not res["runs"] \
+            or "machine" not in res:
+        raise CachesimError(f"{p}: not a cachesim results JSON: expected 'machine' and a non-empty 'runs'")
+    try:
+        written = plots_for(res, args.output)
+    except (KeyError, TypeError) as e:
+        raise CachesimError(f"{p}: results JSON lacks a key the plots need: {e}") from None
+    for w in written:
+        print(w)
     return 0
 
 
@@ -182,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", default="auto", choices=FORMATS)
     c.add_argument("--skip-bad", action="store_true")
     c.set_defaults(fn=cmd_convert)
+
+    pl = sub.add_parser("plot", help="redraw the figures of a results JSON")
+    pl.add_argument("results")
+    pl.add_argument("-o", "--output", required=True)
+    pl.set_defaults(fn=cmd_plot)
 
     i = sub.add_parser("info", help="records, ops, kinds, address ranges")
     i.add_argument("trace")

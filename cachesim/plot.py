@@ -70,3 +70,159 @@ def staircase(machine: Machine, out: str | Path, sizes: list[int] | None = None)
     plt.close(fig)
     atomic_write_bytes(Path(out), buf.getvalue())
     return pts
+
+
+# ---- study figures ----------------------------------------------------------------
+
+LAYOUT_COLORS = {"structpage": "#4c72b0", "memdesc": "#dd8452", "page32": "#55a868", "page16": "#c44e52"}
+
+
+def _save(fig, out: Path) -> Path:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from .trace import atomic_write_bytes
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
+    return out
+
+
+def _grouped(res: dict):
+    runs = [r for r in res["runs"] if r.get("layout")]
+    workloads = list(dict.fromkeys(r["workload"] for r in runs))
+    layouts = list(dict.fromkeys(r["layout"] for r in runs))
+    table = {(r["workload"], r["layout"]): r for r in runs}
+    return workloads, layouts, table
+
+
+def cycles_per_op(res: dict, out: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    workloads, layouts, table = _grouped(res)
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / max(1, len(layouts))
+    x = np.arange(len(workloads))
+    for i, lay in enumerate(layouts):
+        vals = [table[(w, lay)]["cycles_per_op"] or 0 for w in workloads]
+        ser = [table[(w, lay)].get("serial_cycles_per_op") or 0 for w in workloads]
+        pos = x + (i - (len(layouts) - 1) / 2) * width
+        ax.bar(pos, ser, width, color=LAYOUT_COLORS.get(lay, None), alpha=0.25)
+        bars = ax.bar(pos, vals, width, color=LAYOUT_COLORS.get(lay, None), label=lay)
+        for b, w in zip(bars, workloads):
+            base = table.get((w, "structpage"))
+            if lay != "structpage" and base and base["cycles_per_op"]:
+                ax.annotate(f"{table[(w, lay)]['cycles_per_op'] / base['cycles_per_op']:.2f}x",
+                            (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom",
+                            fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x)
+    ax.set_xticklabels(workloads)
+    ax.set_yscale("log")
+    ax.set_ylabel("cycles per operation (log)")
+    ax.set_title(f"Cycles per op by layout on {res['machine']['name']} "
+                 "(solid: overlapped; faint: serial, no overlap; labels: vs structpage)")
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=8, ncol=len(layouts))
+    ax.grid(axis="y", alpha=0.3, which="both")
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def misses_by_structure(res: dict, out: Path) -> Path:
+    """Memory reads per op, stacked by the structure (trace tag) that caused them."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    workloads, layouts, table = _grouped(res)
+    tags = sorted({t for r in table.values() for t in r["by_tag"]})
+    cmap = plt.get_cmap("tab20")
+    fig, axes = plt.subplots(1, len(workloads), figsize=(3.0 * len(workloads), 4.2), sharey=False)
+    axes = np.atleast_1d(axes)
+    for ax, w in zip(axes, workloads):
+        bottom = np.zeros(len(layouts))
+        for ti, t in enumerate(tags):
+            vals = np.array([table[(w, lay)]["by_tag"].get(t, {}).get("memory", {}).get("reads", 0)
+                             / max(1, table[(w, lay)]["ops"]) for lay in layouts])
+            if vals.any():
+                ax.bar(layouts, vals, bottom=bottom, color=cmap(ti % 20), label=t)
+                bottom += vals
+        ax.set_title(w, fontsize=9)
+        ax.tick_params(axis="x", labelrotation=45, labelsize=8)
+    axes[0].set_ylabel("lines read from memory per op")
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(lab, h)
+    fig.suptitle("Lines read from memory per op, by the structure that caused them (demand and prefetch fills)",
+                 y=0.99, fontsize=10)
+    fig.legend(handles.values(), handles.keys(), loc="upper center", bbox_to_anchor=(0.5, 0.93),
+               ncol=min(12, len(handles)), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.84))
+    return _save(fig, out)
+
+
+def overhead(res: dict, out: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = res.get("overhead", [])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    names = [o["layout"] for o in rows]
+    mm = [o["memmap_pct"] for o in rows]
+    ds = [o["descriptor_pct"] for o in rows]
+    ax.bar(names, mm, label="memmap", color="#4c72b0")
+    ax.bar(names, ds, bottom=mm, label="descriptors (slab slots)", color="#dd8452")
+    for i, o in enumerate(rows):
+        ax.annotate(f"{o['total_pct']:.2f}%", (i, o["total_pct"]), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("% of RAM")
+    sc = res.get("scenario", {})
+    ax.set_title(f"Metadata overhead by layout, scenario {sc.get('name', '?')}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def study_plots(res: dict, outdir: str | Path) -> list[Path]:
+    d = Path(outdir)
+    d.mkdir(parents=True, exist_ok=True)
+    if not any(r.get("layout") for r in res.get("runs", [])):
+        return []
+    out = [misses_by_structure(res, d / "misses_by_structure.png"), overhead(res, d / "overhead.png")]
+    if res["runs"][0].get("cycles_per_op") is not None:
+        out.insert(0, cycles_per_op(res, d / "cycles_per_op.png"))
+    return out
+
+
+def trace_plots(res: dict, outdir: str | Path) -> list[Path]:
+    """For a replayed trace: misses per level, split by kind."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    d = Path(outdir)
+    d.mkdir(parents=True, exist_ok=True)
+    run = res["runs"][0]
+    names = list(run["levels"])
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bottom = np.zeros(len(names))
+    for key, color in (("read_misses", "#4c72b0"), ("write_misses", "#dd8452"), ("ifetch_misses", "#55a868")):
+        vals = np.array([run["levels"][n][key] for n in names], dtype=float)
+        ax.bar(names, vals, bottom=bottom, label=key.replace("_", " "), color=color)
+        bottom += vals
+    for i, n in enumerate(names):
+        ax.annotate(f"{100 * run['levels'][n]['miss_rate']:.1f}%", (i, bottom[i]), ha="center", va="bottom",
+                    fontsize=8)
+    ax.set_ylabel("misses (labels: miss rate)")
+    ax.set_title(f"{run['workload']} on {res['machine']['name']}" + (" (sampled)" if run.get("sampled") else ""),
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return [_save(fig, d / "misses_by_level.png")]
+
+
+def plots_for(res: dict, outdir: str | Path) -> list[Path]:
+    if any(r.get("layout") for r in res.get("runs", [])):
+        return study_plots(res, outdir)
+    return trace_plots(res, outdir)
