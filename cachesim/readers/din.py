@@ -43,6 +43,7 @@ from numba import njit
 from ..errors import TraceError
 from ..trace import IFETCH, READ, WRITE, TraceMeta, empty
 from .textio import blocks, line_text
+from .textparse import hexfield, line_at
 
 TAGS = ["data", "code"]
 NAME = "din"
@@ -59,41 +60,6 @@ _REASONS = {
 }
 
 
-# hex digit values by byte, -1 for anything else: a table lookup avoids the
-# mispredicted range tests that dominate parsing random hex digits (3x faster)
-_HEX = np.full(256, -1, np.int8)
-_HEX[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = list(range(16)) + list(range(10, 16))
-
-
-@njit(cache=True)
-def _hexfield(buf, i, stop):
-    """Hex number at buf[i:stop] with optional 0x, ended by a blank or stop.
-
-    Returns (value, next index, status): 0 ok, 1 no digits or a non-hex
-    character, 2 more than 64 bits."""
-    if i + 1 < stop and buf[i] == 48 and (buf[i + 1] == 120 or buf[i + 1] == 88):
-        i += 2
-    v = np.uint64(0)
-    nd = 0
-    sig = 0
-    while i < stop:
-        h = _HEX[buf[i]]
-        if h < 0:
-            break
-        if sig > 0 or h != 0:
-            sig += 1
-        v = (v << np.uint64(4)) | np.uint64(h)
-        nd += 1
-        i += 1
-    if nd == 0:
-        return v, i, 1
-    if i < stop and buf[i] != 32 and buf[i] != 9:
-        return v, i, 1
-    if sig > 16:
-        return v, i, 2
-    return v, i, 0
-
-
 @njit(cache=True)
 def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     """Parse the lines of `buf` into the output arrays.
@@ -108,15 +74,8 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     skipped = 0
     cur_op = op0
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
+        start, stop, pos, _ = line_at(buf, pos)
         nlines += 1
-        stop = end
-        if stop > pos and buf[stop - 1] == 13:
-            stop -= 1
-        start = pos
-        pos = end + 1
         i = start
         while i < stop and (buf[i] == 32 or buf[i] == 9):
             i += 1
@@ -125,7 +84,7 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
             continue
         err = 0
         a = np.uint64(0)
-        lab, i, st = _hexfield(buf, i, stop)
+        lab, i, st = hexfield(buf, i, stop)
         if st != 0 or lab > np.uint64(5):
             err = E_LABEL
         else:
@@ -134,7 +93,7 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
             if i == stop:
                 err = E_SHORT
             else:
-                a, i, st = _hexfield(buf, i, stop)
+                a, i, st = hexfield(buf, i, stop)
                 if st == 1:
                     err = E_ADDR
                 elif st == 2:

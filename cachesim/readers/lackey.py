@@ -21,6 +21,7 @@ from numba import njit
 from ..errors import TraceError
 from ..trace import IFETCH, READ, RMW, WRITE, TraceMeta, empty
 from .textio import blocks, line_text
+from .textparse import line_at
 
 TAGS = ["data", "code"]
 NAME = "lackey"
@@ -51,16 +52,8 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad, final):
     skipped = 0
     cur_op = op0
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
+        start, stop, pos, terminated = line_at(buf, pos)
         nlines += 1
-        stop = end
-        if stop > pos and buf[stop - 1] == 13:
-            stop -= 1
-        terminated = end < n
-        start = pos
-        pos = end + 1
         if stop - start < 3:
             if stop > start:
                 ignored += 1

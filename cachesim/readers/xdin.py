@@ -41,6 +41,7 @@ from numba import njit
 from ..errors import TraceError
 from ..trace import IFETCH, READ, WRITE, TraceMeta, empty
 from .textio import blocks, line_text
+from .textparse import hexfield, line_at
 
 TAGS = ["data", "code"]
 NAME = "xdin"
@@ -56,41 +57,6 @@ _REASONS = {
     E_SIZERANGE: "size out of range (accesses need 1..ffff bytes)",
 }
 C_IGNORE = -2
-
-
-# hex digit values by byte, -1 for anything else: a table lookup avoids the
-# mispredicted range tests that dominate parsing random hex digits (3x faster)
-_HEX = np.full(256, -1, np.int8)
-_HEX[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = list(range(16)) + list(range(10, 16))
-
-
-@njit(cache=True)
-def _hexfield(buf, i, stop):
-    """Hex number at buf[i:stop] with optional 0x, ended by a blank or stop.
-
-    Returns (value, next index, status): 0 ok, 1 no digits or a non-hex
-    character, 2 more than 64 bits."""
-    if i + 1 < stop and buf[i] == 48 and (buf[i + 1] == 120 or buf[i + 1] == 88):
-        i += 2
-    v = np.uint64(0)
-    nd = 0
-    sig = 0
-    while i < stop:
-        h = _HEX[buf[i]]
-        if h < 0:
-            break
-        if sig > 0 or h != 0:
-            sig += 1
-        v = (v << np.uint64(4)) | np.uint64(h)
-        nd += 1
-        i += 1
-    if nd == 0:
-        return v, i, 1
-    if i < stop and buf[i] != 32 and buf[i] != 9:
-        return v, i, 1
-    if sig > 16:
-        return v, i, 2
-    return v, i, 0
 
 
 @njit(cache=True)
@@ -122,15 +88,8 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     skipped = 0
     cur_op = op0
     while pos < n:
-        end = pos
-        while end < n and buf[end] != 10:
-            end += 1
+        start, stop, pos, _ = line_at(buf, pos)
         nlines += 1
-        stop = end
-        if stop > pos and buf[stop - 1] == 13:
-            stop -= 1
-        start = pos
-        pos = end + 1
         i = start
         while i < stop and (buf[i] == 32 or buf[i] == 9):
             i += 1
@@ -150,7 +109,7 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
             if i == stop:
                 err = E_SHORT
             else:
-                a, i, st = _hexfield(buf, i, stop)
+                a, i, st = hexfield(buf, i, stop)
                 if st == 1:
                     err = E_ADDR
                 elif st == 2:
@@ -161,7 +120,7 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
                     if i == stop:
                         err = E_NOSIZE
                     else:
-                        sz, i, st = _hexfield(buf, i, stop)
+                        sz, i, st = hexfield(buf, i, stop)
                         if st == 1:
                             err = E_SIZE
                         elif k != C_IGNORE and (st == 2 or sz == np.uint64(0) or sz > np.uint64(65535)):
