@@ -74,15 +74,19 @@ def test_migrate_structpage():
     assert all(r[4] == 1 for r in chain)
 
 
-def test_migrate_memdesc():
+@pytest.mark.parametrize("layout", ["memdesc", "page32", "page16"])
+def test_migrate_indirect_layouts(layout):
     mem = tiny(**STATE)
-    out, pl = recs("compaction_migrate", "memdesc", mem, ops=4)
+    out, pl = recs("compaction_migrate", layout, mem, ops=4)
     fid = {int(p): i for i, p in enumerate(mem.folios)}
     A, F, B = (int(pl.desc[fid[p]]) % S64 for p in (3, 4, 8))
     got = rows(out, skip_tags=(PBF, MEMCG, LRUVEC))
-    w = lambda p: (V + 8 * p) % S64  # noqa: E731
+    L = LAYOUTS[layout]
+    w = lambda p: (V + L.entry * p + L.word) % S64  # noqa: E731
+    # page32 keeps the buddy order in private@16, outside the word
+    order_read = [] if L.buddy_order_in_word else [((V + 16) % S64, 8, R, MEMMAP, 0)]
     want = [
-        (w(0), 8, R, MEMMAP, 0),                         # free: order in the word, no deref
+        (w(0), 8, R, MEMMAP, 0), *order_read,            # free: order from the word (or private), no deref
         (w(2), 8, R, MEMMAP, 0),                         # slab: the tag says not LRU, no deref
         (w(3), 8, R, MEMMAP, 0),                         # folio: the word points at D
         (A + 0, 8, R, DESC, 1), (A + 60, 1, R, DESC, 2),  # flags, order (dependent on the word)
@@ -101,6 +105,23 @@ def test_migrate_memdesc():
         (F + 8, 8, W, DESC, 0), (F + 16, 8, W, DESC, 0), (A + 16, 8, W, DESC, 0),
     ]
     assert got == want
+
+
+@pytest.mark.parametrize("layout", ["page32", "page16"])
+def test_free_scanner_intermediate_layouts(layout):
+    """One memmap entry per PFN visited, no descriptor for order-0 folios,
+    the buddy links inside the entry (both designs keep them there)."""
+    mem = tiny(blocks=[(0, ANON, 0), (2, FILE, 1)], lru={"inactive_anon": [0], "inactive_file": [2]},
+               files=[[(2, 0)]])
+    out, pl = recs("compaction_free", layout, mem, ops=4)
+    L = LAYOUTS[layout]
+    r = rows(out, skip_tags=(PBF, ZONE))
+    assert r[0] == ((V + L.word) % S64, 8, R, MEMMAP, 0)                  # pfn 0: folio, no deref
+    assert r[1] == ((V + L.entry + L.word) % S64, 8, R, MEMMAP, 0)        # pfn 1: free
+    assert not any(x[3] == LINKS for x in r)                               # links live in the entry
+    desc = [x for x in r if x[3] == DESC]
+    fid = {int(p): i for i, p in enumerate(mem.folios)}
+    assert desc == [(int(pl.desc[fid[2]]) % S64 + 60, 1, R, DESC, 1)]     # only the compound head's order
 
 
 def test_free_scanner_structpage_and_memdesc():
@@ -128,7 +149,7 @@ def test_free_scanner_structpage_and_memdesc():
 
 def test_lru_walk_chases_prev_pointers():
     mem = tiny(**STATE)
-    for layout in ("structpage", "memdesc"):
+    for layout in ("structpage", "memdesc", "page32", "page16"):
         out, pl = recs("lru_walk", layout, mem, ops=3)
         fid = {int(p): i for i, p in enumerate(mem.folios)}
         base = {p: int(pl.desc[fid[p]]) % S64 for p in (3, 4, 8)}
@@ -139,7 +160,7 @@ def test_lru_walk_chases_prev_pointers():
         assert r[1] == (base[4] + 16, 8, R, tag, 1)                               # L1 lru.prev
         assert r[2][2] == PREFETCHW and r[2][4] == 1                              # prefetchw(prev)
         assert r[3] == (base[4] + 0, 8, R, tag, 3)                                # flags, via L0's value
-        if layout == "memdesc":
+        if layout != "structpage":
             assert not any(x[3] == MEMMAP for x in r)
             assert not any(V <= x[0] < V + (1 << 40) for x in r)
         # second batch (inactive_anon): A (tail) then B, each found through the last lru.prev
@@ -153,7 +174,7 @@ def test_pagecache_lookup_walks_xarray():
     # one file of 3 order-0 pages at indices 0..2: depth 1 (a single node)
     mem = tiny(blocks=[(3, FILE, 0), (5, FILE, 0), (6, FILE, 0)], lru={"inactive_file": [6, 5, 3]},
                files=[[(3, 0), (5, 1), (6, 2)]])
-    for layout in ("structpage", "memdesc"):
+    for layout in ("structpage", "memdesc", "page32", "page16"):
         out, pl = recs("pagecache_lookup", layout, mem, ops=1)
         r = rows(out)
         node = int(pl.xa_nodes[pl.xa_first[0, 0]]) % S64
@@ -166,7 +187,7 @@ def test_pagecache_lookup_walks_xarray():
         fid = {int(p): i for i, p in enumerate(mem.folios)}
         F = int(pl.desc[fid[pfn]]) % S64
         tag = MEMMAP if layout == "structpage" else DESC
-        ref = 48 if layout == "memdesc" else 52
+        ref = 52 if layout == "structpage" else 48
         assert r[3] == (F + ref, 4, M, tag, 1)                          # folio_try_get
         assert r[4] == (node + 40 + 8 * idx, 8, R, XA, 0)               # xas_reload
         assert r[5] == (F + 0, 8, M, tag, 3) and r[6] == (F + 24, 8, R, tag, 4) and r[7] == (F + 32, 8, R, tag, 5)
@@ -175,7 +196,7 @@ def test_pagecache_lookup_walks_xarray():
             assert r[8] == (data, 64, R, DATA, 6) and len(r) == 9       # page_address: no load
         else:
             assert r[8] == (F + 64, 8, R, DESC, 6) and r[9] == (data, 64, R, DATA, 1) and len(r) == 10
-        assert not (layout == "memdesc" and any(x[3] == MEMMAP for x in r))
+        assert not (layout != "structpage" and any(x[3] == MEMMAP for x in r))
 
 
 @pytest.mark.parametrize("layout", ["structpage", "memdesc", "page32", "page16"])
