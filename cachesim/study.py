@@ -15,6 +15,7 @@ from .kernel.scenario import load_scenario
 from .kernel.workloads import WORKLOADS
 
 DEFAULT_LAYOUTS = ("structpage", "memdesc", "page32", "page16")
+STUDY_OPS = 200_000   # per workload and layout when [study] sets no ops: a study stays well under a minute
 
 
 def study_params(machine: Machine) -> dict:
@@ -42,7 +43,7 @@ def study_params(machine: Machine) -> dict:
     ops = st.get("ops")
     if ops is not None and (not isinstance(ops, int) or ops <= 0):
         raise ConfigError(f"{where}: 'ops' expected a positive integer, got {ops!r}")
-    return {"workloads": wl, "layouts": ly, "scenario": scen, "ops": ops}
+    return {"workloads": wl, "layouts": ly, "scenario": scen, "ops": ops or STUDY_OPS}
 
 
 def run_study(machine: Machine, progress: Callable[[str], None] | None = None) -> dict:
