@@ -9,14 +9,24 @@ __version__ = "0.1.0"
 
 
 def _numba_cache_dir() -> None:
-    # numba writes its cache beside the sources; when the install is read-only
-    # (system site-packages), point it at a user cache so second runs start fast.
+    # numba's on-disk cache checks only the timestamp of a function's own
+    # file, not of the functions it inlines from other modules, so an edit to
+    # engine/cache.py could leave a stale compiled replay loop. Keying the
+    # cache directory by a hash of every source file makes that impossible
+    # (and keeps read-only installs fast: the cache lives in the user's cache).
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
+    import hashlib
     here = _os.path.dirname(__file__)
-    if not _os.access(here, _os.W_OK):
-        base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
-        _os.environ["NUMBA_CACHE_DIR"] = _os.path.join(base, "cachesim", "numba")
+    h = hashlib.sha256()
+    for root, dirs, files in sorted(_os.walk(here)):
+        dirs.sort()
+        for f in sorted(files):
+            if f.endswith(".py"):
+                with open(_os.path.join(root, f), "rb") as fh:
+                    h.update(f.encode() + fh.read())
+    base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
+    _os.environ["NUMBA_CACHE_DIR"] = _os.path.join(base, "cachesim", "numba", h.hexdigest()[:16])
 
 
 _numba_cache_dir()

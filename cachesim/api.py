@@ -11,6 +11,7 @@ from . import __version__
 from .config import Machine, load_machine, machine_from_dict
 from .engine.replay import R_LINES, R_OPS, R_RECORDS, EngineState
 from .engine.timing import R_RETIRE, R_SERIAL
+from .engine.tlb import WALK_TAG
 from .engine.stats import ACC, MEM_READ, MEM_WRITE, MISS, level_dict
 from .errors import CachesimError
 from .trace import Trace, TraceMeta, _coerce
@@ -45,16 +46,21 @@ def run_records(machine: Machine, trace: Trace, workload: str | None = None, lay
 
 
 def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -> dict:
-    names = st.names
+    names = st.names[:st.nreal]
     tags = trace.meta.tags
     s = st.stats
     ops = int(st.run[R_OPS])
     levels = {name: level_dict(s[ci].sum(axis=0)) for ci, name in enumerate(names)}
-    mem = s[len(names)].sum(axis=0)
+    tlbs = {}
+    for ci in range(st.nreal, len(st.names)):
+        row = s[ci].sum(axis=0)
+        acc, miss = int(row[ACC]), int(row[MISS])
+        tlbs[st.names[ci]] = {"accesses": acc, "hits": acc - miss, "misses": miss}
+    mem = s[len(st.names)].sum(axis=0)
     by_tag: dict[str, Any] = {}
     used = np.nonzero(s[:, :, :].sum(axis=(0, 2)))[0]
     for t in used:
-        tname = tags[t] if t < len(tags) else f"tag{t}"
+        tname = tags[t] if t < len(tags) else ("page_walk" if t == WALK_TAG else f"tag{t}")
         entry = {}
         for ci, name in enumerate(names):
             row = s[ci, t]
@@ -62,7 +68,8 @@ def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -
             miss = int(row[MISS:MISS + 3].sum())
             if acc or row.any():
                 entry[name] = {"accesses": acc, "misses": miss}
-        entry["memory"] = {"reads": int(s[len(names), t, MEM_READ]), "writes": int(s[len(names), t, MEM_WRITE])}
+        entry["memory"] = {"reads": int(s[len(st.names), t, MEM_READ]),
+                           "writes": int(s[len(st.names), t, MEM_WRITE])}
         by_tag[tname] = entry
     per_op = {name: {"accesses": lv["accesses"] / ops if ops else 0.0,
                      "misses": lv["misses"] / ops if ops else 0.0} for name, lv in levels.items()}
@@ -80,6 +87,7 @@ def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -
         "accesses_per_op": records / ops if ops else 0.0,
         "lines_per_op": lines / ops if ops else 0.0,
         "levels": levels,
+        "tlbs": tlbs,
         "memory": {"reads": int(mem[MEM_READ]), "writes": int(mem[MEM_WRITE])},
         "cycles": cycles,
         "cycles_per_op": cycles / ops if cycles is not None and ops else None,

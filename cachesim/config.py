@@ -99,6 +99,30 @@ class CacheConfig:
         }
 
 
+PAGE_SIZES = {4096: 0, 2 << 20: 1, 1 << 30: 2}   # x86-64 page sizes and their size codes
+
+
+@dataclass(frozen=True)
+class TlbConfig:
+    """A TLB: a set-associative cache of translations for some page sizes.
+    Level 1 TLBs are looked up first; a miss goes to the level-2 TLB that
+    holds the page size (if any), then to a page walk through the caches."""
+    name: str
+    level: int
+    page_sizes: tuple
+    entries: int
+    assoc: int
+    hit_latency: int = 0
+
+    @property
+    def sets(self) -> int:
+        return self.entries // self.assoc
+
+    def describe(self) -> dict:
+        return {"level": self.level, "page_sizes": list(self.page_sizes), "entries": self.entries,
+                "assoc": self.assoc, "hit_latency": self.hit_latency}
+
+
 @dataclass(frozen=True)
 class Machine:
     name: str
@@ -112,6 +136,8 @@ class Machine:
     memory_latency_ns: float = 80.0
     window: int = 72
     timing: bool = True
+    tlbs: tuple = ()
+    regions: tuple = ()       # (start, end, page size): address ranges mapped with large pages
 
     @property
     def memory_latency(self) -> int:
@@ -131,6 +157,8 @@ class Machine:
             "memory_latency_ns": self.memory_latency_ns, "memory_latency_cycles": self.memory_latency,
             "window": self.window, "timing": self.timing,
             "caches": {c.name: c.describe() for c in self.caches},
+            "tlbs": {t.name: t.describe() for t in self.tlbs},
+            "regions": [{"start": hex(a), "end": hex(b), "page_size": ps} for a, b, ps in self.regions],
         }
 
 
@@ -276,10 +304,65 @@ def machine_from_dict(raw: dict, source: str = "<dict>") -> Machine:
     if semantics == "cachegrind":
         _check_cachegrind(caches, source)
 
+    tlbs = tuple(_tlb(n, d, source) for n, d in top.get("tlbs", dict, {}, what="[tlbs.NAME] tables").items())
+    _check_tlbs(tlbs, source)
+    regions = tuple(_region(i, d, source) for i, d in enumerate(top.get("regions", list, [],
+                                                                         what="an array of [[regions]]")))
     study = top.get("study", dict, {}, what="a [study] table")
     top.finish()
     return Machine(name, line_size, float(freq), tuple(caches), semantics, seed, study, source, float(mem_ns),
-                   window, timing)
+                   window, timing, tlbs, regions)
+
+
+def _page_size(v, where: str) -> int:
+    ps = parse_size(v, where)
+    if ps not in PAGE_SIZES:
+        raise ConfigError(f"{where}: expected a page size of 4KiB, 2MiB or 1GiB, got {v!r}")
+    return ps
+
+
+def _tlb(name: str, data, source: str) -> TlbConfig:
+    t = _Table(data, f"{source}: [tlbs.{name}]")
+    level = t.positive_int("level")
+    if level > 2:
+        raise ConfigError(f"{t.where}: 'level' expected 1 or 2, got {level}")
+    sizes = t.get("page_sizes", list, what="a list of page sizes")
+    if not sizes:
+        raise ConfigError(f"{t.where}: 'page_sizes' must name at least one page size")
+    sizes = tuple(_page_size(v, f"{t.where}: 'page_sizes'") for v in sizes)
+    entries = t.positive_int("entries")
+    assoc = t.positive_int("assoc")
+    lat = t.get("hit_latency", int, 0 if level == 1 else 9, what="a whole number of cycles")
+    t.finish()
+    if entries % assoc:
+        raise ConfigError(f"{t.where}: {entries} entries do not divide into {assoc}-way sets")
+    return TlbConfig(name, level, sizes, entries, assoc, lat)
+
+
+def _check_tlbs(tlbs: tuple, source: str) -> None:
+    for lv in (1, 2):
+        seen: dict = {}
+        for t in tlbs:
+            if t.level != lv:
+                continue
+            for ps in t.page_sizes:
+                if ps in seen:
+                    raise ConfigError(f"{source}: TLBs {seen[ps]} and {t.name} both hold level-{lv} "
+                                      f"translations of {ps}-byte pages")
+                seen[ps] = t.name
+
+
+def _region(i: int, data, source: str) -> tuple:
+    t = _Table(data, f"{source}: [[regions]] #{i + 1}")
+    start = t.get("start", int, what="an address")
+    end = t.get("end", int, what="an address")
+    ps = _page_size(t.get("page_size", (str, int), what="a page size"), f"{t.where}: 'page_size'")
+    t.finish()
+    if not 0 <= start < end <= 1 << 64:
+        raise ConfigError(f"{t.where}: expected 0 <= start < end <= 2^64")
+    if start % ps or end % ps:
+        raise ConfigError(f"{t.where}: start and end must be aligned to the page size {ps}")
+    return (start, end, ps)
 
 
 def _check_levels(caches: list[CacheConfig], source: str) -> None:

@@ -60,9 +60,13 @@ def test_run_npy_writes_design_json_keys(tmp_path, npy_trace, capsys):
     for lv in run["levels"].values():
         assert set(lv) >= {"accesses", "hits", "misses", "writebacks"}
     assert set(run["memory"]) == {"reads", "writes"}
-    l1d = run["levels"]["L1D"]
-    # a stream: one miss per line, except that the next-line prefetcher covers all but the first
-    assert l1d["misses"] + l1d["prefetch_useful"] == 1000 * 8 // 64 and l1d["misses"] < 5
+    data = run["by_tag"]["data"]["L1D"]
+    # a stream over 125 lines: the next-line prefetcher covers all but the first
+    assert data["accesses"] == 1000 and data["misses"] < 5
+    assert run["levels"]["L1D"]["prefetch_useful"] >= 120
+    # two 4 KiB pages: two page walks of four loads each, through L1D
+    assert run["by_tag"]["page_walk"]["L1D"]["accesses"] == 8
+    assert run["tlbs"]["DTLB"]["misses"] == 2
     assert run["cycles"] > 0 and run["serial_cycles"] >= run["cycles"]
     assert "L1D" in stdout
 
@@ -76,7 +80,8 @@ def test_run_lackey_writes_json(tmp_path, capsys):
     run = json.loads(out.read_text())["runs"][0]
     assert run["accesses"] == 4
     assert run["levels"]["L1I"]["accesses"] == 1
-    assert run["levels"]["L1D"]["reads"] == 2 and run["levels"]["L1D"]["writes"] == 2
+    assert run["by_tag"]["data"]["L1D"]["accesses"] == 4       # L, S, and M as a read and a write
+    assert run["levels"]["L1D"]["writes"] == 2
 
 
 def test_stats_txt(tmp_path, npy_trace, capsys):

@@ -30,6 +30,9 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
     PFR     per entry, the cycle its prefetch fill completes
     PFS     prefetcher state (tables), per cache and prefetcher
     PFQ     prefetch candidates of the current access
+    REG     address regions with large pages: count, then (start, end, shift)
+    TLBMAP  per page-size code (4K, 2M, 1G): level-1 TLB, then level-2 TLB (-1 none)
+    TLBLAT  per cache row, the hit latency of a TLB
     HDR     the header itself (cache count, path lengths)
 """
 import numpy as np
@@ -38,9 +41,10 @@ from numba import njit
 from .rawarray import region
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
-           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFB", "PFR", "PFS", "PFQ", "HDR")
+           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFB", "PFR", "PFS", "PFQ", "REG", "TLBMAP", "TLBLAT", "HDR")
 (R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
- R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_PFB, R_PFR, R_PFS, R_PFQ, R_HDR) = range(len(REGIONS))
+ R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_PFB, R_PFR, R_PFS, R_PFQ, R_REG, R_TLBMAP, R_TLBLAT,
+ R_HDR) = range(len(REGIONS))
 
 # header words (HDR region): region offsets first, then scalars
 H_NCACHE = len(REGIONS)
@@ -50,6 +54,7 @@ H_WINDOW = H_NCACHE + 3
 H_TIMING = H_NCACHE + 4
 H_PREFETCH = H_NCACHE + 5
 H_LINEBITS = H_NCACHE + 6
+H_TLB = H_NCACHE + 7
 HEADER = 40
 
 # per-cache parameter columns
@@ -83,4 +88,5 @@ def regions(base):
             region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
             region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]),
             region(base, h[16]), region(base, h[17]), region(base, h[18]), region(base, h[19]),
-            region(base, h[20]), region(base, h[21]), region(base, h[22]), region(base, h[23]), h)
+            region(base, h[20]), region(base, h[21]), region(base, h[22]), region(base, h[23]),
+            region(base, h[24]), region(base, h[25]), region(base, h[26]), h)

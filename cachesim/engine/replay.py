@@ -12,7 +12,7 @@ from numba import njit
 from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from . import policies as pol
-from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH,
+from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
                     H_TIMING, H_WINDOW, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
                     R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
@@ -20,6 +20,8 @@ from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
 from . import prefetchers as pfm
 from .timing import TRING, account, latencies
+from .tlb import translate
+from ..config import CacheConfig
 from .rawarray import prefetch
 from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
 
@@ -74,6 +76,7 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
     last_pf = -1
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
     pf = R[R_HDR][H_PREFETCH] == 1
+    tlb = R[R_HDR][H_TLB] == 1
     LAT = R[R_LAT]
     rg0 = RUN[R_RECORDS]
     pmask = nparts - 1
@@ -96,6 +99,9 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
         if first == last and (first & pmask) != part:
             hout[r] = -1
             continue
+        tl = 0
+        if tlb and kd != IFETCH:
+            tl = translate(R, np.int64(a), t, pd, npd, line_bits)   # before the access: the walk may evict it
         if first == last and (kd == READ or (kd == WRITE and d1_wb)):
             # Level-1 hits are handled here, without entering the hierarchy.
             e = HINT[d1]
@@ -121,7 +127,7 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
                     prefetched_hit(R, d1, e, 0)
                     run_prefetchers(R, pd, npd, first, np.int64(site[r]), 0, t)
                 if timing:
-                    account(R, rg0 + r, np.int64(dep[r]), LAT[0], 0, pd, npd, kd == READ)
+                    account(R, rg0 + r, np.int64(dep[r]), LAT[0] + tl, 0, pd, npd, kd == READ)
                 hout[r] = 0
                 continue
         # one call site each for fill and write keeps the compiled code small
@@ -163,7 +169,7 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
                 run_prefetchers(R, pd, npd, line, np.int64(site[r]), hl, t)
         hout[r] = h
         if timing:
-            lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
+            lat = (LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]) + tl
             waits = kd == READ or kd == RMW or kd == IFETCH
             account(R, rg0 + r, np.int64(dep[r]), lat, h, path, n, waits)
     RUN[R_LINES] += lines
@@ -259,13 +265,21 @@ def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
     RUN[R_RECORDS] += addr.shape[0]
 
 
+def _tlb_rows(machine: Machine) -> list:
+    """TLBs as cache rows: one 'line' per translation, LRU."""
+    return [CacheConfig(t.name, 99, "data", t.entries * machine.line_size, t.assoc, machine.line_size)
+            for t in machine.tlbs]
+
+
 class _Arena:
     """One machine's caches, cold, in a fresh arena."""
 
     def __init__(self, machine: Machine):
         self.machine = machine
-        caches = machine.caches
+        real = list(machine.caches)
+        caches = real + _tlb_rows(machine)
         n = len(caches)
+        self.nreal = len(real)
         self.names = [c.name for c in caches]
         entries = sum(c.sets * c.assoc for c in caches)
         nsets = sum(c.sets for c in caches)
@@ -275,7 +289,8 @@ class _Arena:
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
             "VALID": n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
             "MSH": sum(c.mshrs for c in caches), "MSHI": n, "PFB": entries, "PFR": entries,
-            "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE})
+            "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE,
+            "REG": 1 + 3 * len(machine.regions), "TLBMAP": 6, "TLBLAT": n})
         self.M = M
         view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
@@ -321,15 +336,29 @@ class _Arena:
             s += c.sets
         below[:] = -1
         by_level: dict[int, list[int]] = {}
-        for ci, c in enumerate(caches):
+        for ci, c in enumerate(real):
             by_level.setdefault(c.level, []).append(ci)
         max_level = max(by_level)
-        for ci, c in enumerate(caches):
+        for ci, c in enumerate(real):
             if c.level < max_level:
                 below[ci] = by_level[c.level + 1][0]
-            for cj, u in enumerate(caches):
+            for cj, u in enumerate(real):
                 if u.level < c.level:
                     above[ci, cj] = 1
+        from ..config import PAGE_SIZES
+        reg = view("REG", 1 + 3 * len(machine.regions))
+        reg[0] = len(machine.regions)
+        for i, (a, b, ps) in enumerate(machine.regions):
+            reg[1 + 3 * i:4 + 3 * i] = [np.uint64(a % (1 << 64)).view(np.int64),
+                                        np.uint64(b % (1 << 64)).view(np.int64), ps.bit_length() - 1]
+        tmap = view("TLBMAP", 6)
+        tmap[:] = -1
+        tlat = view("TLBLAT", n)
+        for k, t in enumerate(machine.tlbs):
+            row = len(real) + k
+            tlat[row] = t.hit_latency
+            for ps in t.page_sizes:
+                tmap[PAGE_SIZES[ps] + (3 if t.level == 2 else 0)] = row
         lower = [by_level[lv][0] for lv in range(2, max_level + 1)]
         l1 = by_level[1]
         self.path_d = np.array([ci for ci in l1 if caches[ci].serves_data] + lower, np.int64)
@@ -342,6 +371,7 @@ class _Arena:
         M[H_WINDOW] = machine.window
         M[H_TIMING] = 1 if machine.timing and machine.semantics == "default" else 0
         M[H_PREFETCH] = 1 if any(c.prefetchers for c in caches) and machine.semantics == "default" else 0
+        M[H_TLB] = 1 if machine.tlbs and machine.semantics == "default" else 0
         M[H_LINEBITS] = int(machine.line_size).bit_length() - 1
         lat = view("LAT", 2 * (n + 1))
         mem_lat = machine.memory_latency
@@ -360,7 +390,7 @@ def partitions(machine: Machine, threads: int) -> int:
     no slice hash, no shared random stream (random, brrip), no hardware
     prefetchers (their timing feedback is per record) and Cachegrind's
     per-record counting off; timing is computed afterwards in record order."""
-    if threads < 2 or machine.semantics != "default":
+    if threads < 2 or machine.semantics != "default" or machine.tlbs:
         return 1
     for c in machine.caches:
         if c.slices != 1 or c.sets % 2 or c.replacement_policy in ("random", "brrip") or c.prefetchers:
@@ -380,6 +410,7 @@ class EngineState:
         self.arenas = [_Arena(machine) for _ in range(self.nparts)]
         a0 = self.arenas[0]
         self.names = a0.names
+        self.nreal = a0.nreal        # cache rows; the TLB rows follow
         self.path_d, self.path_i = a0.path_d, a0.path_i
         self.line_bits = a0.line_bits
         self._pool = None

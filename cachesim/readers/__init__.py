@@ -11,12 +11,12 @@ from pathlib import Path
 
 from ..errors import TraceError
 from ..trace import Trace, TraceMeta, open_npy
-from . import champsim, champsim_cloudsuite, din, gem5, lackey, xdin
+from . import champsim, champsim_cloudsuite, din, gem5, lackey, perf, perf_mem, xdin
 from .textio import peek
 
 # Order matters for --format auto: the ChampSim formats have no magic bytes,
 # so their sniffers are guesses and go last (64-byte before 96-byte).
-READERS = {m.NAME: m for m in (lackey, din, xdin, gem5, champsim, champsim_cloudsuite)}
+READERS = {m.NAME: m for m in (lackey, din, xdin, perf_mem, perf, gem5, champsim, champsim_cloudsuite)}
 FORMATS = ("auto", "npy") + tuple(READERS)
 
 

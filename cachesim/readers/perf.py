@@ -7,7 +7,7 @@ lists them in (builtin-script.c ``process_event()``)::
     [DATA_SRC |OP ...|BLK ...] [WEIGHT] [' 'IP [sym] [(dso)]] [PHYS_ADDR] [page size]
 
 so the reader does not use column numbers.  Each line is split into
-blank-separated tokens and anchored on the time token (``123.456789:``) and
+tokens at blanks (any byte <= 0x20: space, TAB, CR) and anchored on the time token (``123.456789:``) and
 the ``event:`` token (the first ``...:`` token after the time; without a
 time, the first one before any address that is followed by an address).
 After the anchor the numbers are recognised by perf's fixed-width printing:
@@ -28,19 +28,20 @@ Each sample line becomes one record:
 * ``kind``: READ, or WRITE / PREFETCH when a printed data_src has the
   ``mem_op`` STORE (0x4) / PFETCH (0x8) bit (page-fault samples carry
   ``OP N/A`` and stay READ);
-* ``weight``: the printed period (saturated at 2**32-1), else 1;
+* ``weight``: the printed period (saturated at 2**32-1), else 1 (a printed
+  ``weight`` field is a latency, not a period, and is not used);
 * ``site``: the low 32 bits of the sample IP when printed; with call
   chains (``perf record -g``) the IP is not on the sample line, and the low
   32 bits of the first frame are used instead (perf 6.1 prints user-space
   frames DSO-relative, so the value differs from the flat layout);
-* ``op``: the sample index (0, 1, 2, ...); ``size``: 8 (perf samples have
-  no access size; 8 bytes never straddles a line for aligned data);
-  ``tag`` 0 ("data").
+* ``op``: the sample index (0, 1, 2, ...); ``size``: 8, a documented
+  choice (perf samples carry no access size); ``tag`` 0 ("data").
 
 Ignored (counted in ``meta.ignored_lines``): blank lines, ``#`` lines
 (``--header``), side-band lines containing ``PERF_RECORD_``
 (``--show-mmap-events`` ...), TAB-indented call-chain frame lines, and
-indented ``srcline`` continuation lines right after a sample.  A sample
+continuation lines right after a sample that hold no number: ``srcline``
+(indented) and ``srccode`` (``|LINE code``).  A sample
 line without a data address is an error (or, with ``skip_bad``, skipped and
 counted in ``meta.skipped_lines``; if no sample had one the file is still
 rejected) that says how to record and print addresses.  When a
@@ -68,7 +69,7 @@ from numba import njit
 from ..errors import TraceError
 from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty
 from .textio import blocks, line_text, peek
-from .textparse import HEX, line_at
+from .textparse import HEX
 
 NAME = "perf"
 TAGS = ["data"]
@@ -89,7 +90,7 @@ _REASONS = {
                "with hex numbers without 0x",
 }
 
-# byte classes: 1 lowercase hex digit (perf prints lowercase), 2 also decimal
+# byte classes: 1 lowercase hex letter (perf prints lowercase), 3 decimal digit, 0 other
 _CLS = np.zeros(256, np.uint8)
 _CLS[np.frombuffer(b"abcdef", np.uint8)] = 1
 _CLS[np.frombuffer(b"0123456789", np.uint8)] = 3
@@ -150,6 +151,22 @@ def _decval(buf, s, e):
 
 
 @njit(cache=True)
+def _ds_len(buf, ds_start, ds_end):
+    """Length of the printed "%16lx %s" data_src text.  perf cuts it at 99
+    characters, which can leave trailing blanks (``|BLK `` lost its value)
+    that look like padding: a text of 97+ characters without a value after
+    ``|BLK`` was cut, so it is 99 long."""
+    L = ds_end - ds_start
+    if L >= 97 and L < 99:
+        q = ds_end - 4
+        while q > ds_start and not (buf[q] == 124 and buf[q + 1] == 66 and buf[q + 2] == 76 and buf[q + 3] == 75):
+            q -= 1
+        if q <= ds_start or q + 4 >= ds_end:
+            return 99                                # no "|BLK value": cut
+    return L
+
+
+@njit(cache=True)
 def _frame_ip(buf, i, stop):
     """The hex ip at the start of a call-chain frame line (after TABs/blanks): (ok, value)."""
     while i < stop and (buf[i] == 9 or buf[i] == 32):
@@ -165,14 +182,13 @@ def _frame_ip(buf, i, stop):
 @njit(cache=True)
 def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
                 ev_hash, ev_count, ev_new_s, ev_new_e, ts, te):
-    """Parse the lines of `buf` into the output arrays.
+    """Parse the lines of `buf` (which ends with a newline) into the output arrays.
 
     Returns (records, lines, bad_start, bad_end, err, ignored, skipped, op,
     noaddr, fix_prev, fix_site); bad_start >= 0 marks the first bad line
     (when not skipping); fix_prev says the last record of the previous block
     gets fix_site (its call chain started in this block)."""
     n = buf.shape[0]
-    pos = 0
     nrec = 0
     nlines = 0
     ignored = 0
@@ -185,69 +201,84 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
     nev = state[S_NEVENTS]
     fix_prev = False
     fix_site = np.uint32(0)
-    npr = _PR.shape[0]
-    while pos < n:
-        start, stop, pos, _ = line_at(buf, pos)
+    pos = 0
+    while pos < n:                      # buf ends with a newline (read() makes sure)
+        start = pos
         nlines += 1
-        if stop > start and buf[start] == 9:          # call-chain frame (or brstackinsn) line
+        i = start
+        while buf[i] == 32:
+            i += 1
+        c = buf[i]
+        if c == 9 or c == 35 or c == 10 or (c == 13 and buf[i + 1] == 10):
+            end = i
+            while buf[end] != 10:
+                end += 1
+            pos = end + 1
+            stop = end - 1 if end > start and buf[end - 1] == 13 else end
             ignored += 1
-            if pending == 1:
-                ok, v = _frame_ip(buf, start, stop)
-                if ok:
-                    sv = np.uint32(v & np.uint64(U32MAX))
-                    if nrec > 0:
-                        site[nrec - 1] = sv
-                    else:
-                        fix_prev = True
-                        fix_site = sv
-                pending = 0
+            if c == 9:                                   # call-chain frame (or brstackinsn) line
+                if pending == 1:
+                    ok, v = _frame_ip(buf, i, stop)
+                    if ok:
+                        sv = np.uint32(v & np.uint64(U32MAX))
+                        if nrec > 0:
+                            site[nrec - 1] = sv
+                        else:
+                            fix_prev = True
+                            fix_site = sv
+                    pending = 0
+                continue
+            pending = 0                                  # blank, '#' header/comment
+            prev_sample = 0
             continue
         pending = 0
         was_sample = prev_sample
         prev_sample = 0
-        # tokenize
+        # tokenize: runs of bytes > 32 (blanks, tabs, CR and controls separate)
         nt = 0
-        i = start
         side = False
-        while i < stop and nt < MAXTOK:
-            while i < stop and (buf[i] == 32 or buf[i] == 9):
-                i += 1
-            if i == stop:
-                break
+        while True:
             s = i
-            while i < stop and buf[i] != 32 and buf[i] != 9:
+            while buf[i] > 32:
                 i += 1
-            if buf[s] == 80 and i - s >= npr:       # 'P': side-band PERF_RECORD_*
-                m = 0
-                while m < npr and buf[s + m] == _PR[m]:
-                    m += 1
-                if m == npr:
+            if nt < MAXTOK and i > s:
+                ts[nt] = s
+                te[nt] = i
+                nt += 1
+                if buf[s] == 80 and i - s >= 12:         # side-band PERF_RECORD_*
                     side = True
-                    break
-            ts[nt] = s
-            te[nt] = i
-            nt += 1
-        if nt == 0 or buf[ts[0]] == 35 or side:       # blank, '#' header/comment, side-band
+                    for m in range(12):
+                        if buf[s + m] != _PR[m]:
+                            side = False
+                            break
+            while buf[i] != 10 and buf[i] <= 32:
+                i += 1
+            if buf[i] == 10 or side:
+                break
+        end = i
+        while buf[end] != 10:
+            end += 1
+        pos = end + 1
+        stop = end - 1 if end > start and buf[end - 1] == 13 else end
+        if side:
             ignored += 1
             continue
-        # pass 1: anchor on the time and event tokens
+        # pass 1: anchor on the time token, then the event token
         T = -1
         for k in range(nt):
             if _is_time(buf, ts[k], te[k]):
                 T = k
                 break
         E = -1
-        k0 = T + 1 if T >= 0 else 0
-        for k in range(k0, nt):
+        for k in range(T + 1, nt):
             s = ts[k]
             e = te[k]
             if buf[e - 1] == 58 and e - s >= 2:
                 E = k
                 break
-            if k > 0 and _is_hex(buf, s, e):
-                if s - te[k - 1] >= 17 - (e - s):
-                    break                                # numbers begin: no event field
-        if E >= 0 and T < 0:                             # must be followed by a number
+            if k > 0 and _is_hex(buf, s, e) and s - te[k - 1] >= 17 - (e - s):
+                break                                    # numbers begin: no event field
+        if E >= 0 and T < 0:                             # a number must follow
             found = False
             for k in range(E + 1, nt):
                 if _is_hex(buf, ts[k], te[k]) and ts[k] - te[k - 1] >= 16 - (te[k] - ts[k]):
@@ -286,6 +317,8 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
         ipv = np.uint64(0)
         dsv = np.uint64(0)
         for k in range(kf, nt):
+            if have_ip:
+                break                                    # nothing after the IP is needed
             s = ts[k]
             e = te[k]
             ln = e - s
@@ -297,11 +330,11 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
                     ds_end = e
                     prev_end = e
                     continue
-                L = ds_end - ds_start
+                L = _ds_len(buf, ds_start, ds_end)
                 if L > maxlen:
                     maxlen = L
                 in_ds = False
-                g = gap - (maxlen - L)
+                g = s - (ds_start + maxlen)              # the next field starts after the padding
                 if g == 16 - ln:
                     w = 16
                 elif g == 17 - ln:
@@ -314,7 +347,7 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
                     w = 16
                 elif pad == 17 - ln:
                     w = 17
-                elif pad > 17 - ln and nfields == 0 and kf == 0:
+                elif pad > 17 - ln and nfields == 0 and kf == 0 and k > 0:
                     w = 16                               # after a left-justified tid
             if w == 0:
                 sep = 1 if nfields == 0 else 0           # comm/tid before numbers; sym/dso after
@@ -324,29 +357,27 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
             sep = 0
             prev_end = e
             if w == 16:
-                if (not have_ip and not have_ds and e + 1 < stop and buf[e] == 32 and buf[e + 1] == 124):
+                if (not have_ds and e + 1 < stop and buf[e] == 32 and buf[e + 1] == 124):
                     have_ds = True
                     dsv = _hexval(buf, s, e)
                     in_ds = True
                     ds_start = e - 16
                     ds_end = e
-                elif have_ip:
-                    pass                                 # phys_addr
                 elif not have_addr and not have_ds and not have_w:
                     have_addr = True
                     a = _hexval(buf, s, e)
                 else:
                     have_w = True                        # weight / ins_lat
-            elif not have_ip:
+            else:
                 have_ip = True
                 ipv = _hexval(buf, s, e)
         if in_ds:
-            L = ds_end - ds_start
+            L = _ds_len(buf, ds_start, ds_end)
             if L > maxlen:
                 maxlen = L
         if not have_addr:
             if nfields == 0 and T < 0 and E < 0:
-                if was_sample == 1 and buf[start] == 32:  # srcline continuation
+                if was_sample == 1 and (buf[start] == 32 or buf[start] == 124):   # srcline / srccode
                     ignored += 1
                     prev_sample = 1
                     continue
@@ -454,7 +485,9 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     noaddr = 0
     prev = None                          # held back one block: its last site may come from a frame
     for buf, _last in _blocks(path):
-        out = empty(int(np.count_nonzero(buf == 10)) + 1)
+        if len(buf) and buf[-1] != 10:
+            buf = np.append(buf, np.uint8(10))          # a last line without a newline
+        out = empty(int(np.count_nonzero(buf == 10)))
         nrec, nlines, bs, be, err, ign, skp, cur_op, nad, fix, fsite = parse_block(
             buf, out["addr"], out["size"], out["kind"], out["site"], out["weight"], out["op"], cur_op, skip_bad,
             state, ev_hash, ev_count, ev_new_s, ev_new_e, ts, te)
@@ -488,7 +521,13 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
 
 
 _TIME_EVENT = re.compile(rb"\s\d+\.\d+: +(?:\d+ +)?\S+: ")
-_NUMBERS = re.compile(rb"(?=[ 0-9a-f]{16}(?: |$)) *[0-9a-f]+(?: .*)?")
+_HEXDIGITS = frozenset(b"0123456789abcdef")
+
+
+def _numbers_first(ln: bytes) -> bool:
+    """The line starts with a hex number right-aligned in 16 columns (perf's %16lx)."""
+    f = ln[:16].lstrip(b" ")
+    return bool(f) and len(ln) >= 16 and all(c in _HEXDIGITS for c in f) and (len(ln) == 16 or ln[16:17] == b" ")
 
 
 def sniff(head: bytes) -> bool:
@@ -505,7 +544,7 @@ def sniff(head: bytes) -> bool:
         if not ln.strip() or ln.startswith(b"\t") or ln.lstrip().startswith(b"#") or b"PERF_RECORD_" in ln:
             continue
         seen += 1
-        if _TIME_EVENT.search(ln) or _NUMBERS.fullmatch(ln):
+        if _TIME_EVENT.search(ln) or _numbers_first(ln):
             good += 1
         if seen >= 64:
             break

@@ -10,8 +10,8 @@ The header says which columns there are (``--phys-data`` and
 ``--data-page-size`` add two); without one, the columns are inferred from
 each line (a ``0x`` field after ADDR is PHYS ADDR, a non-decimal one is the
 page size).  The separator is whatever ``-x`` gave (found between the PID
-and TID of each line; it must not contain digits), or, by default, runs of
-blanks.  SYMBOL is ``DSO:SYMBOL`` and may contain the separator, so a line
+and TID of each line, so it must not contain digits or ``-``; up to 16
+bytes), or, by default, runs of blanks.  SYMBOL is ``DSO:SYMBOL`` and may contain the separator, so a line
 is split at most N-1 times.
 
 perf's first-row quirk: without ``-x`` the first sample after the header is
@@ -281,7 +281,7 @@ def _layout(path, lineno: int, text: str) -> tuple[np.ndarray, list[str]]:
     names = [c.strip() for c in text.strip().lstrip("#").split(",")]
     idx = {c: i for i, c in enumerate(names)}
     missing = [c for c in ("PID", "TID", "IP", "ADDR", "DSRC", "SYMBOL") if c not in idx]
-    if missing or idx["PID"] != 0 or idx["TID"] != 1 or idx["SYMBOL"] != len(names) - 1:
+    if missing or idx["PID"] != 0 or idx["TID"] != 1 or idx["SYMBOL"] != len(names) - 1 or len(names) > 48:
         raise TraceError(f"{path}:{lineno}: bad perf mem -D header {text.strip()[:80]!r}: expected "
                          "'# PID, TID, IP, ADDR, [PHYS ADDR, ][DATA PAGE SIZE, ]LOCAL WEIGHT, DSRC, SYMBOL'")
     lay = np.array([len(names), idx["IP"], idx["ADDR"], idx.get("PHYS ADDR", -1), idx.get("DATA PAGE SIZE", -1),

@@ -1,0 +1,81 @@
+"""Address translation: TLBs as set-associative caches in the same arena,
+and page walks whose page-table entries are real accesses through the data
+caches.
+
+A record's page size comes from the config's [[regions]] (the kernel maps
+vmemmap with 2 MiB pages and the direct map with 1 GiB pages), else 4 KiB.
+The level-1 TLB for that size is probed, then the level-2 TLB holding it
+(adding its hit latency), then the page table is walked: 4 dependent loads
+for a 4 KiB page, 3 for 2 MiB, 2 for 1 GiB, each timed by the cache level
+that held the entry. Entries are keyed by the virtual page number, with the
+size code in bits 56+ (the page number's low bits index the sets).
+Page tables live at synthetic addresses: level j's entry for an address is
+its index bits above that level, so neighbouring pages share PTE lines as
+they do in real page tables. No page-walk caches are modelled.
+"""
+import numpy as np
+from numba import njit
+
+from .arena import R_LAT, R_REG, R_TLBLAT, R_TLBMAP
+from .cache import bump, find, insert, touch
+from .hierarchy import fill
+from .stats import ACC, K_READ, MISS
+
+WALK_TAG = 255     # records of page walks are counted under this tag ("page_walk")
+PT_BASE = np.int64(0xFFFFC90000000000 - (1 << 64))   # vmalloc area: away from every modelled object
+
+
+@njit(cache=True, inline="always")
+def _key(R, addr):
+    REG = R[R_REG]
+    ua = np.uint64(addr)
+    shift = 12
+    for i in range(REG[0]):
+        b = 1 + 3 * i
+        if ua >= np.uint64(REG[b]) and ua < np.uint64(REG[b + 1]):
+            shift = REG[b + 2]
+            break
+    code = 0 if shift == 12 else (1 if shift == 21 else 2)
+    # page number in the low bits (it picks the set), the size code above it
+    return np.int64((ua >> np.uint64(shift)) | (np.uint64(code) << np.uint64(56))), code
+
+
+@njit(cache=True)
+def translate(R, addr, tag, path, n, line_bits):
+    """Probe the TLBs for `addr`, walking the page table on a miss.
+    Returns the cycles translation adds to the access."""
+    key, code = _key(R, addr)
+    TM = R[R_TLBMAP]
+    c1 = TM[code]
+    c2 = TM[3 + code]
+    extra = 0
+    if c1 >= 0:
+        bump(R, c1, tag, ACC + K_READ)
+        e = find(R, c1, key)
+        if e >= 0:
+            touch(R, c1, e)
+            return 0
+        bump(R, c1, tag, MISS + K_READ)
+    if c2 >= 0:
+        extra = R[R_TLBLAT][c2]
+        bump(R, c2, tag, ACC + K_READ)
+        e = find(R, c2, key)
+        if e >= 0:
+            touch(R, c2, e)
+            if c1 >= 0:
+                insert(R, c1, key, 0, tag)
+            return extra
+        bump(R, c2, tag, MISS + K_READ)
+    ua = np.uint64(addr)
+    LAT = R[R_LAT]
+    for j in range(4 - code):
+        bits = np.uint64(9 * (j + 1))
+        idx = np.int64((ua >> np.uint64(39 - 9 * j)) & ((np.uint64(1) << bits) - np.uint64(1)))
+        pte = PT_BASE + (np.int64(j) << 40) + idx * 8
+        h = fill(R, path, n, 0, pte >> line_bits, K_READ, WALK_TAG) >> 1
+        extra += LAT[h]
+    if c2 >= 0:
+        insert(R, c2, key, 0, tag)
+    if c1 >= 0:
+        insert(R, c1, key, 0, tag)
+    return extra
