@@ -33,7 +33,6 @@ Instruction fetches get tag 1 ("code"), everything else tag 0 ("data").
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -122,12 +121,6 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     return nrec, nlines, -1, -1, 0, ignored, skipped, cur_op
 
 
-def _blocks(path):
-    try:
-        yield from blocks(path)
-    except zlib.error as e:              # textio catches OSError/EOFError/LZMAError only
-        raise TraceError(f"{path}: corrupt compressed data ({e})") from None
-
 
 def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[np.ndarray]:
     """Yield record chunks; updates meta's counters as it goes."""
@@ -135,7 +128,7 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     meta.format = NAME
     line0 = 0
     cur_op = 0
-    for buf, _last in _blocks(path):
+    for buf, _last in blocks(path):
         out = empty(int(np.count_nonzero(buf == 10)) + 1)
         nrec, nlines, bs, be, err, ign, skp, cur_op = parse_block(
             buf, out["addr"], out["size"], out["kind"], out["tag"], out["op"], cur_op, skip_bad)

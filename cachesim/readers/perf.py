@@ -59,7 +59,6 @@ the address (a ``--header`` without ADDR in sample_type catches this).
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -437,12 +436,6 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
     return nrec, nlines, -1, -1, 0, ignored, skipped, cur_op, noaddr, fix_prev, fix_site
 
 
-def _blocks(path):
-    try:
-        yield from blocks(path)
-    except zlib.error as e:              # corrupt gzip that textio lets through
-        raise TraceError(f"{path}: corrupt compressed data ({e})") from None
-
 
 _HDR_EVENT = re.compile(r"^# event : name = ([^,]*),.*?\bsample_type = ([A-Z_|]+)", re.M)
 _HDR_CMD = re.compile(r"^# cmdline : (.*?)\s*$", re.M)
@@ -484,7 +477,7 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     total = 0
     noaddr = 0
     prev = None                          # held back one block: its last site may come from a frame
-    for buf, _last in _blocks(path):
+    for buf, _last in blocks(path):
         if len(buf) and buf[-1] != 10:
             buf = np.append(buf, np.uint8(10))          # a last line without a newline
         out = empty(int(np.count_nonzero(buf == 10)))

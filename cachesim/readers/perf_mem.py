@@ -30,7 +30,6 @@ skipped and counted with ``skip_bad``.  ``meta.sampled`` is True.
 from __future__ import annotations
 
 import re
-import zlib
 from pathlib import Path
 from typing import Iterator
 
@@ -270,12 +269,6 @@ def parse_block(buf, pos0, addr, size, kind, site, op, nrec0, op0, skip_bad, lay
     return nrec, nlines, pos, -1, -1, 0, ignored, skipped, cur_op, -1, -1
 
 
-def _blocks(path):
-    try:
-        yield from blocks(path)
-    except zlib.error as e:
-        raise TraceError(f"{path}: corrupt compressed data ({e})") from None
-
 
 def _layout(path, lineno: int, text: str) -> tuple[np.ndarray, list[str]]:
     names = [c.strip() for c in text.strip().lstrip("#").split(",")]
@@ -300,7 +293,7 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     fe = np.zeros(64, np.int64)
     line0 = 0
     cur_op = 0
-    for buf, _last in _blocks(path):
+    for buf, _last in blocks(path):
         out = empty(int(np.count_nonzero(buf == 10)) + 1)
         pos = 0
         nrec = 0
