@@ -13,7 +13,11 @@ from .trace import empty
 
 def chase_latency(machine: Machine, lines: int, passes: int = 2) -> float:
     """lat_mem_rd: a dependent chase over `lines` consecutive lines, cyclic;
-    cycles per access of the last pass (the earlier ones warm the caches)."""
+    cycles per access of the last pass (the earlier ones warm the caches).
+    Prefetchers and TLBs are switched off, as lat_mem_rd's randomised chase
+    on huge pages defeats them, so the plateaus are the load-to-use latencies."""
+    from dataclasses import replace
+    machine = replace(machine, tlbs=(), caches=tuple(replace(c, prefetchers=()) for c in machine.caches))
     r = empty(lines)
     r["addr"] = np.arange(lines, dtype=np.uint64) * np.uint64(machine.line_size)
     r["size"] = 8
@@ -54,7 +58,7 @@ def staircase(machine: Machine, out: str | Path, sizes: list[int] | None = None)
         if round(c) not in seen:
             seen.add(round(c))
             ax.annotate(f"{c:.0f}", (s, c), textcoords="offset points", xytext=(0, 6), fontsize=8)
-    ax.set_xlabel("working set (bytes), dependent chase over consecutive lines")
+    ax.set_xlabel("working set (bytes), dependent chase over consecutive lines (no prefetch, no TLB)")
     ax.set_ylabel("cycles per load")
     ax.set_title(f"Load latency staircase: {machine.name}")
     for c in machine.caches:
