@@ -217,3 +217,45 @@ def test_pfn_to_folio(layout):
             word = LAYOUTS[layout].word
             assert r == [((V + pfn * entry + word) % S64, 8, R, MEMMAP, 0), (H, 8, R, DESC, 1),
                          (H + 48, 4, M, DESC, 2)]
+
+
+@pytest.mark.parametrize("layout", ["structpage", "memdesc"])
+def test_lru_walk_exact_single_folio(layout):
+    """isolate_lru_folios() on a one-folio inactive file list, then the
+    shrink_folio_list() checks and folio_referenced()'s PTE walk."""
+    mem = tiny(blocks=[(3, FILE, 0)], lru={"inactive_file": [3]}, files=[[(3, 0)]])
+    out, pl = recs("lru_walk", layout, mem, ops=1)
+    F = int(pl.desc[0]) % S64
+    mapping = int(pl.mapping[0]) % S64
+    head = (PO + 0x2100000 + 72 + 16 * 2) % S64          # lruvec->lists[LRU_INACTIVE_FILE]
+    sp = layout == "structpage"
+    tag = MEMMAP if sp else DESC
+    ref, mc = (52, 48) if sp else (48, 52)
+    got = rows(out, skip_tags=(PT, VMA))
+    want = [
+        (head + 8, 8, R, LRUVEC, 0),                 # L0 lru_to_folio(head->prev)
+        (F + 16, 8, R, tag, 1),                      # L1 folio->lru.prev: the next folio to visit
+        (F + 0, 64, PREFETCHW, tag, 1),              # prefetchw_prev_lru_folio (the list wraps to F)
+        (F + 0, 8, R, tag, 3),                       # L2 flags: PG_lru, zone, head
+        (F + ref, 4, M, tag, 4),                     # L4 folio_try_get
+        (F + 0, 8, M, tag, 5),                       # L5 folio_test_clear_lru
+        (F + 8, 8, R, tag, 6),                       # L6 list_move: entry->next
+        (head + 8, 8, W, LRUVEC, 0),                 #    next(=head)->prev = prev
+        (F + 8, 8, W, tag, 7),                       #    prev(=F itself here)->next = next
+        (F + 8, 8, W, tag, 9), (F + 16, 8, W, tag, 10),  # list_add; F's address came from L0 (record 0)
+        # shrink_folio_list()
+        (F + 0, 8, M, tag, 0),                       # folio_trylock
+        (F + 24, 8, R, tag, 0),                      # folio_evictable: mapping ...
+        (mapping + 112, 8, R, MAPPING, 1),           # ... -> mapping->flags
+        (F + mc, 4, R, tag, 0),                      # folio_mapped
+        (F + 0, 8, R, tag, 0),                       # dirty / writeback
+        (mapping + 72, 8, R, MAPPING, 4),            # folio_referenced: i_mmap
+        (F + 32, 8, R, tag, 0),                      # vma_address(): folio->index
+        *([] if sp else [(F + 64, 8, R, DESC, 0)]),  # pvmw.pfn = folio_pfn(): a load only with memdesc
+        (F + 0, 8, M, tag, 0),                       # folio_test_clear_referenced
+        (F + 0, 8, M, tag, 0),                       # folio_unlock
+    ]
+    assert got == want
+    walk = [r for r in rows(out) if r[3] in (PT, VMA)]
+    assert [r[3] for r in walk] == [VMA, PT, PT, PT, PT, PT]                   # vma, pgd, pud, pmd, pte, pte RMW
+    assert [r[4] for r in walk[1:5]] == [2 if sp else 3, 1, 1, 1]               # the walk is a dependent chain
