@@ -123,7 +123,8 @@ def test_empty_input_has_no_records(tmp_path, content):
 
 
 def test_line_numbers_and_ops_across_blocks(tmp_path, monkeypatch):
-    monkeypatch.setattr(xdin, "blocks", lambda p: textio.blocks(p, 41))
+    small = textio.blocks                  # the shared line driver reads through textio.blocks
+    monkeypatch.setattr(textio, "blocks", lambda p: small(p, 41))
     lines = [f"{'rwi'[i % 3]} {0x1000 + 8 * i:x} {1 + i % 16:x}" for i in range(500)]
     p = write(tmp_path, "\n".join(lines) + "\n")
     recs, _ = load(p)

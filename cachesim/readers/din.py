@@ -39,9 +39,8 @@ from typing import Iterator
 import numpy as np
 from numba import njit
 
-from ..errors import TraceError
-from ..trace import IFETCH, READ, WRITE, TraceMeta, empty
-from .textio import blocks, line_text
+from ..trace import IFETCH, READ, WRITE, TraceMeta
+from .textio import read_lines
 from .textparse import hexfield, line_at
 
 TAGS = ["data", "code"]
@@ -126,20 +125,11 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     """Yield record chunks; updates meta's counters as it goes."""
     meta.tags = list(TAGS)
     meta.format = NAME
-    line0 = 0
-    cur_op = 0
-    for buf, _last in blocks(path):
-        out = empty(int(np.count_nonzero(buf == 10)) + 1)
-        nrec, nlines, bs, be, err, ign, skp, cur_op = parse_block(
-            buf, out["addr"], out["size"], out["kind"], out["tag"], out["op"], cur_op, skip_bad)
-        meta.ignored_lines += ign
-        meta.skipped_lines += skp
-        if bs >= 0:
-            raise TraceError(f"{path}:{line0 + nlines}: bad din record {line_text(buf, bs, be)!r}: "
-                             f"{_REASONS[err]}; expected 'LABEL ADDRESS' with hex LABEL 0-5 and hex ADDRESS")
-        line0 += nlines
-        if nrec:
-            yield out[:nrec]
+
+    def parse(buf, out, cur_op, last):
+        return parse_block(buf, out["addr"], out["size"], out["kind"], out["tag"], out["op"], cur_op, skip_bad)
+    return read_lines(path, meta, parse, lambda err: (
+        "bad din record", f"{_REASONS[err]}; expected 'LABEL ADDRESS' with hex LABEL 0-5 and hex ADDRESS"))
 
 
 _LINE = re.compile(rb"[ \t]*(?:0[xX])?([0-9a-fA-F]+)[ \t]+(?:0[xX])?[0-9a-fA-F]{1,16}(?:[ \t][^\n]*)?")

@@ -18,9 +18,8 @@ from typing import Iterator
 import numpy as np
 from numba import njit
 
-from ..errors import TraceError
-from ..trace import IFETCH, READ, RMW, WRITE, TraceMeta, empty
-from .textio import blocks, line_text
+from ..trace import IFETCH, READ, RMW, WRITE, TraceMeta
+from .textio import read_lines
 from .textparse import line_at
 
 TAGS = ["data", "code"]
@@ -128,20 +127,13 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     """Yield record chunks; updates meta's counters as it goes."""
     meta.tags = list(TAGS)
     meta.format = NAME
-    line0 = 0
-    cur_op = 0
-    for buf, last in blocks(path):
-        out = empty(len(buf) // 4 + 1)
+
+    def parse(buf, out, cur_op, last):
         nrec, nlines, bs, be, ign, skp, cur_op = parse_block(
             buf, out["addr"], out["size"], out["kind"], out["tag"], out["op"], cur_op, skip_bad, last)
-        meta.ignored_lines += ign
-        meta.skipped_lines += skp
-        if bs >= 0:
-            raise TraceError(f"{path}:{line0 + nlines}: bad lackey record {line_text(buf, bs, be)!r}: "
-                             "expected 'I  ADDR,SIZE' or ' L|S|M ADDR,SIZE' with hex ADDR and decimal SIZE")
-        line0 += nlines
-        if nrec:
-            yield out[:nrec]
+        return nrec, nlines, bs, be, 0, ign, skp, cur_op
+    return read_lines(path, meta, parse, lambda err: (
+        "bad lackey record", "expected 'I  ADDR,SIZE' or ' L|S|M ADDR,SIZE' with hex ADDR and decimal SIZE"))
 
 
 def sniff(head: bytes) -> bool:

@@ -74,3 +74,26 @@ def blocks(path: str | Path, block: int = BLOCK) -> Iterator[tuple[np.ndarray, b
 def line_text(buf: np.ndarray, start: int, end: int, limit: int = 80) -> str:
     s = bytes(buf[start:end]).decode("utf-8", "replace").rstrip("\r\n")
     return s if len(s) <= limit else s[:limit] + "..."
+
+
+def read_lines(path: str | Path, meta, parse, describe) -> Iterator[np.ndarray]:
+    """The driver every simple line reader shares: one numba `parse` call per
+    block, counters into `meta`, the first bad line as a one-line error.
+
+    parse(buf, out, cur_op, last) -> (records, lines, bad_start, bad_end, err,
+    ignored, skipped, cur_op); describe(err) -> (what the line should have
+    been, why it is not), printed around the offending text."""
+    from ..trace import empty
+    line0 = 0
+    cur_op = 0
+    for buf, last in blocks(path):
+        out = empty(int(np.count_nonzero(buf == 10)) + 1)
+        nrec, nlines, bs, be, err, ign, skp, cur_op = parse(buf, out, cur_op, last)
+        meta.ignored_lines += ign
+        meta.skipped_lines += skp
+        if bs >= 0:
+            what, why = describe(err)
+            raise TraceError(f"{path}:{line0 + nlines}: {what} {line_text(buf, bs, be)!r}: {why}")
+        line0 += nlines
+        if nrec:
+            yield out[:nrec]
