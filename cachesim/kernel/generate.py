@@ -119,37 +119,31 @@ def generate(workload: str, layout_name: str, pr: Prepared, pl: Placement, ops: 
     fs = pr.file_sorted
     if workload == "pagecache_lookup" and len(fs) == 0:
         raise CachesimError(f"{sc.source}: scenario has no file folios for pagecache_lookup")
+    # Argument tuples are built once: the arrays they derive are whole-memory sized.
+    forder = mem.folio_order.astype(np.int64)
+    if workload == "compaction_migrate":
+        gen, args = W.gen_migrate, (L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.lru_all, pr.lru_start,
+                                    pr.lru_len, mem.lru_list.astype(np.int64), mem.lru_pos, forder,
+                                    pr.unmovable_pb, start, end, sc.compaction_mode == "async", sc.cc_order)
+    elif workload == "compaction_free":
+        gen, args = W.gen_free, (L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.free_next, pr.free_prev,
+                                 pr.unmovable_pb, start, end, 32 if sc.compaction_mode == "async" else 1)
+    elif workload == "lru_walk":
+        gen, args = W.gen_lru, (L, pl.desc, forder, mem.folios, mem.file_of, pl.mapping, pr.lru_all,
+                                pr.lru_start, pr.lru_len, mem.pgtable_pfns)
+    elif workload == "pagecache_lookup":
+        # file folios renumbered in (file, index) order, as gen_pagecache expects
+        first = np.concatenate([[0], np.cumsum(mem.file_nfolios)[:-1]]).astype(np.int64)
+        gen, args = W.gen_pagecache, (L, pl.desc[fs], mem.folios[fs], forder[fs], first, mem.file_nfolios,
+                                      mem.file_pages, mem.file_index[fs], np.cumsum(mem.file_pages), pl.mapping,
+                                      pl.xa_nodes, pl.xa_first, pl.xa_depth, sc.lookup == "sequential", sc.seed)
+    else:
+        gen, args = W.gen_pfn_to_folio, (L, mem.folios, forder, pl.desc, pr.page_cum, sc.seed)
     while done < target:
-        if workload == "compaction_migrate":
-            n, done = W.gen_migrate(out, cur, L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.lru_all,
-                                    pr.lru_start, pr.lru_len, mem.lru_list.astype(np.int64), mem.lru_pos,
-                                    mem.folio_order.astype(np.int64), pr.unmovable_pb, start, end,
-                                    sc.compaction_mode == "async", sc.cc_order, target)
-        elif workload == "compaction_free":
-            n, done = W.gen_free(out, cur, L, mem.kind, mem.order, pr.folio_of, pl.desc, pr.free_next,
-                                 pr.free_prev, pr.unmovable_pb, start, end,
-                                 32 if sc.compaction_mode == "async" else 1, target)
-        elif workload == "lru_walk":
-            n, done = W.gen_lru(out, cur, L, pl.desc, mem.folio_order.astype(np.int64), mem.folios,
-                                mem.file_of, pl.mapping, pr.lru_all, pr.lru_start, pr.lru_len,
-                                mem.pgtable_pfns, target)
-        elif workload == "pagecache_lookup":
-            file_cum = np.cumsum(mem.file_pages)
-            n, done = W.gen_pagecache(out, cur, L, pl.desc[fs], mem.folios[fs],
-                                      mem.folio_order[fs].astype(np.int64), _first_in_sorted(mem, fs),
-                                      mem.file_nfolios, mem.file_pages, mem.file_index[fs], file_cum,
-                                      pl.mapping, pl.xa_nodes, pl.xa_first, pl.xa_depth,
-                                      sc.lookup == "sequential", sc.seed, target)
-        else:
-            n, done = W.gen_pfn_to_folio(out, cur, L, mem.folios, mem.folio_order.astype(np.int64), pl.desc,
-                                         pr.page_cum, sc.seed, target)
+        n, done = gen(out, cur, *args, target)
         if n == 0:
             break
         yield out[:n].copy()
-
-
-def _first_in_sorted(mem: Memory, fs: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(mem.file_nfolios)[:-1]]).astype(np.int64)
 
 
 def trace(workload: str, layout_name: str, sc: Scenario, ops: int | None = None) -> Trace:
