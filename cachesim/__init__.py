@@ -8,12 +8,20 @@ import os as _os
 __version__ = "0.1.0"
 
 
+# Front-end modules that no jitted function reads (no constants, no code):
+# editing them must not throw away minutes of compiled engine. Everything
+# else, including any new module, is part of the key: the safe default.
+_FRONT_END = {"__init__.py", "api.py", "cli.py", "errors.py", "plot.py", "progress.py", "report.py",
+              "stats_txt.py", "study.py", "sweep.py", "dwarf.py", "overhead.py", "scenario.py"}
+
+
 def _numba_cache_dir() -> None:
     # numba's on-disk cache checks only the timestamp of a function's own
     # file, not of the functions it inlines from other modules, so an edit to
     # engine/cache.py could leave a stale compiled replay loop. Keying the
-    # cache directory by a hash of every source file makes that impossible
-    # (and keeps read-only installs fast: the cache lives in the user's cache).
+    # cache directory by a hash of the sources jitted code can see makes that
+    # impossible (and keeps read-only installs fast: the cache lives in the
+    # user's cache).
     if "NUMBA_CACHE_DIR" in _os.environ:
         return
     import hashlib
@@ -22,7 +30,7 @@ def _numba_cache_dir() -> None:
     for root, dirs, files in sorted(_os.walk(here)):
         dirs.sort()
         for f in sorted(files):
-            if f.endswith(".py"):
+            if f.endswith(".py") and f not in _FRONT_END:
                 with open(_os.path.join(root, f), "rb") as fh:
                     h.update(f.encode() + fh.read())
     base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
