@@ -15,15 +15,9 @@ _FRONT_END = {"__init__.py", "api.py", "cli.py", "errors.py", "plot.py", "progre
               "stats_txt.py", "study.py", "sweep.py", "dwarf.py", "overhead.py", "scenario.py"}
 
 
-def _numba_cache_dir() -> None:
-    # numba's on-disk cache checks only the timestamp of a function's own
-    # file, not of the functions it inlines from other modules, so an edit to
-    # engine/cache.py could leave a stale compiled replay loop. Keying the
-    # cache directory by a hash of the sources jitted code can see makes that
-    # impossible (and keeps read-only installs fast: the cache lives in the
-    # user's cache).
-    if "NUMBA_CACHE_DIR" in _os.environ:
-        return
+def _engine_hash() -> str:
+    """Hash of the sources jitted code can see: results carry it, and sweep
+    workers must match it, so two runs with one hash ran the same engine."""
     import hashlib
     here = _os.path.dirname(__file__)
     h = hashlib.sha256()
@@ -33,8 +27,24 @@ def _numba_cache_dir() -> None:
             if f.endswith(".py") and f not in _FRONT_END:
                 with open(_os.path.join(root, f), "rb") as fh:
                     h.update(f.encode() + fh.read())
+    return h.hexdigest()[:16]
+
+
+ENGINE_HASH = _engine_hash()
+
+
+def _numba_cache_dir() -> None:
+    # numba's on-disk cache checks only the timestamp of a function's own
+    # file, not of the functions it inlines from other modules, so an edit to
+    # engine/cache.py could leave a stale compiled replay loop. Keying the
+    # cache directory by a hash of the sources jitted code can see makes that
+    # impossible (and keeps read-only installs fast: the cache lives in the
+    # user's cache). Child processes (sweep workers, Dask workers started
+    # from here) inherit the variable and so share the warm cache.
+    if "NUMBA_CACHE_DIR" in _os.environ:
+        return
     base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
-    _os.environ["NUMBA_CACHE_DIR"] = _os.path.join(base, "cachesim", "numba", h.hexdigest()[:16])
+    _os.environ["NUMBA_CACHE_DIR"] = _os.path.join(base, "cachesim", "numba", ENGINE_HASH)
 
 
 _numba_cache_dir()
@@ -42,4 +52,4 @@ _numba_cache_dir()
 from .errors import CachesimError, ConfigError, TraceError  # noqa: E402
 from .api import simulate, load_machine  # noqa: E402
 
-__all__ = ["simulate", "load_machine", "CachesimError", "ConfigError", "TraceError", "__version__"]
+__all__ = ["simulate", "load_machine", "CachesimError", "ConfigError", "TraceError", "__version__", "ENGINE_HASH"]

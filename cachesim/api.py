@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import __version__
+from . import ENGINE_HASH, __version__
 from .config import Machine, load_machine, machine_from_dict
 from .engine.replay import R_LINES, R_OPS, R_RECORDS, EngineState
 from .engine.timing import R_RETIRE, R_SERIAL
@@ -98,7 +98,8 @@ def run_dict(st: EngineState, trace: Trace, workload: str, layout: str | None) -
         "semantics": st.machine.semantics,
         "sampled": trace.meta.sampled,
         "trace": {"source": trace.meta.source, "format": trace.meta.format,
-                  "skipped_lines": trace.meta.skipped_lines, "ignored_lines": trace.meta.ignored_lines},
+                  "skipped_lines": trace.meta.skipped_lines, "ignored_lines": trace.meta.ignored_lines,
+                  "meta": dict(trace.meta.extra)},   # a kernel trace's workload, scenario and seed
     }
     if st.machine.semantics == "cachegrind":
         run["cachegrind"] = cachegrind_counters(st)
@@ -119,8 +120,37 @@ def cachegrind_counters(st: EngineState) -> dict:
     }
 
 
+def machine_config(machine: Machine) -> dict:
+    """The machine as a config dictionary with every key spelled out, defaults
+    included: ``machine_from_dict`` of it gives the same machine, so a results
+    JSON alone reproduces its numbers (``machine`` describes, this rebuilds)."""
+    caches = {}
+    for c in machine.caches:
+        caches[c.name] = {
+            "level": c.level, "serves": c.serves, "size": c.size, "assoc": c.assoc,
+            "replacement_policy": c.replacement_policy, "write_policy": c.write_policy,
+            "write_allocate": c.write_allocate, "clusivity": c.clusivity, "slices": c.slices,
+            "tag_latency": c.tag_latency, "data_latency": c.data_latency,
+            "response_latency": c.response_latency, "mshrs": c.mshrs, "prefetcher": list(c.prefetchers)}
+    return {
+        "machine": {"name": machine.name, "line_size": machine.line_size,
+                    "frequency_ghz": machine.frequency_ghz, "seed": machine.seed},
+        "caches": caches,
+        "replay": {"semantics": machine.semantics, "timing": machine.timing},
+        "memory": {"latency_ns": machine.memory_latency_ns},
+        "core": {"window": machine.window},
+        "tlbs": {t.name: {"level": t.level, "page_sizes": list(t.page_sizes), "entries": t.entries,
+                          "assoc": t.assoc, "hit_latency": t.hit_latency} for t in machine.tlbs},
+        "regions": [{"start": a, "end": b, "page_size": ps} for a, b, ps in machine.regions],
+        "study": dict(machine.study),
+    }
+
+
 def results(machine: Machine, runs: list[dict]) -> dict:
-    return {"cachesim_version": __version__, "machine": machine.describe(), "runs": runs}
+    """The results document (DESIGN.md section 6), with what reproduces it:
+    the version, the engine's source hash, the full config and the seeds."""
+    return {"cachesim_version": __version__, "engine_hash": ENGINE_HASH, "machine": machine.describe(),
+            "config": machine_config(machine), "seeds": {"machine": machine.seed}, "runs": runs}
 
 
 def simulate(machine: Machine | str | Path | dict, trace: Trace | str | Path | np.ndarray,
@@ -135,4 +165,4 @@ def simulate(machine: Machine | str | Path | dict, trace: Trace | str | Path | n
     return results(m, [run])
 
 
-__all__ = ["simulate", "load_machine", "as_machine", "as_trace", "run_records", "results"]
+__all__ = ["simulate", "load_machine", "as_machine", "as_trace", "run_records", "results", "machine_config"]

@@ -21,13 +21,6 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _progress(total: int | None, quiet: bool, desc: str):
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, unit="rec", unit_scale=True, desc=desc, leave=False, file=sys.stderr)
-
-
 def _write_json(path: str, data: dict) -> None:
     from .trace import atomic_write_bytes
     p = Path(path)
@@ -45,7 +38,8 @@ def cmd_run(args) -> int:
         return _run_study(machine, args)
     trace = open_trace(args.trace, args.format, skip_bad=args.skip_bad)
     total = None if callable(trace.source) else len(trace)
-    bar = _progress(total, args.quiet, Path(args.trace).name)
+    from .progress import bar as progress_bar
+    bar = progress_bar(total, args.quiet, Path(args.trace).name)
     try:
         run = run_records(machine, trace, workload=Path(args.trace).name,
                           progress=bar.update if bar else None)
@@ -94,7 +88,10 @@ def cmd_plot(args) -> int:
         raise CachesimError(f"{p}: no such results file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise CachesimError(f"{p}: not a cachesim results JSON ({e})") from None
-    if not isinstance(res, dict) or not isinstance(res.get("runs"), list) or not res["runs"] \
+    if isinstance(res, dict) and res.get("kind") == "sweep":
+        if not isinstance(res.get("points"), list) or not res["points"] or "sweep" not in res:
+            raise CachesimError(f"{p}: not a cachesim sweep JSON: expected 'sweep' and a non-empty 'points'")
+    elif not isinstance(res, dict) or not isinstance(res.get("runs"), list) or not res["runs"] \
             or "machine" not in res:
         raise CachesimError(f"{p}: not a cachesim results JSON: expected 'machine' and a non-empty 'runs'")
     try:
@@ -103,6 +100,53 @@ def cmd_plot(args) -> int:
         raise CachesimError(f"{p}: results JSON lacks a key the plots need: {e}") from None
     for w in written:
         print(w)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    import os
+    import time
+
+    from .progress import bar as progress_bar
+    from .sweep import format_sweep, load_sweep, run_sweep
+    if args.json and not Path(args.json).parent.exists():   # fail now, not after minutes of simulation
+        raise CachesimError(f"{args.json}: directory {Path(args.json).parent} does not exist")
+    if args.workers is not None and args.workers < 1:
+        raise CachesimError(f"--workers expected a positive integer, got {args.workers}")
+    sw = load_sweep(args.sweep)
+    n = len(sw.points)
+    where = f"scheduler {args.scheduler}" if args.scheduler else \
+        f"{min(n, args.workers or os.cpu_count() or 1)} local process(es)"
+    bar = progress_bar(n, args.quiet, sw.name, unit="point")
+    t0 = time.monotonic()
+    count = 0
+
+    def progress(i: int, res: dict) -> None:
+        nonlocal count
+        count += 1
+        if bar:
+            bar.update(1)
+        elif not args.quiet:
+            sys.stderr.write(f"cachesim: point {i + 1} of {n} done ({count}/{n}, "
+                             f"{time.monotonic() - t0:.0f} s)\n")
+    if not args.quiet:
+        sys.stderr.write(f"cachesim: sweep {sw.name}: {n} points on {where}\n")
+    try:
+        doc = run_sweep(sw, scheduler=args.scheduler, workers=args.workers, progress=progress)
+    finally:
+        if bar:
+            bar.close()
+    if args.json:
+        _write_json(args.json, doc)
+    written = []
+    if args.plots:
+        from .plot import plots_for
+        written = plots_for(doc, args.plots)
+    print(format_sweep(doc))
+    if not args.quiet:
+        sys.stderr.write(f"cachesim: {n} points in {time.monotonic() - t0:.0f} s on {where}\n")
+        if written:
+            print("\nplots: " + ", ".join(str(p) for p in written))
     return 0
 
 
@@ -215,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("results")
     pl.add_argument("-o", "--output", required=True)
     pl.set_defaults(fn=cmd_plot)
+
+    sw = sub.add_parser("sweep", help="run the study over a grid of config and scenario values")
+    sw.add_argument("sweep")
+    sw.add_argument("--scheduler", help="address of a Dask scheduler (else local processes)")
+    sw.add_argument("--workers", type=int, help="local processes (default: one per CPU)")
+    sw.add_argument("--json")
+    sw.add_argument("--plots")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(fn=cmd_sweep)
 
     i = sub.add_parser("info", help="records, ops, kinds, address ranges")
     i.add_argument("trace")

@@ -226,7 +226,108 @@ def trace_plots(res: dict, outdir: str | Path) -> list[Path]:
     return [_save(fig, d / "misses_by_level.png")]
 
 
+# ---- sweep figure ---------------------------------------------------------------------
+
+def sweep_figure(doc: dict):
+    """memdesc/structpage per workload against the swept value, the break-even
+    line at 1 and each crossover marked (a Figure, so tests can read its text)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .sweep import crossovers, numeric_axis, series
+    sw = doc["sweep"]
+    groups = series(doc)
+    all_x = [x for g in groups for x in g["x"]]
+    _, ticklabels, kind = numeric_axis(all_x) if all_x else ([], None, "number")
+    fig, ax = plt.subplots(figsize=(8.5, 5.6))
+    workloads = list(dict.fromkeys(g["workload"] for g in groups))
+    colors = {w: plt.get_cmap("tab10")(i % 10) for i, w in enumerate(workloads)}
+    fixed_sets = list(dict.fromkeys(repr(g["fixed"]) for g in groups))
+    styles = ["-", "--", ":", "-."]
+    marks = []
+    categories = list(dict.fromkeys(map(str, all_x)))
+
+    def place(xs: list) -> list[float]:
+        return [float(categories.index(str(x))) for x in xs] if kind == "category" else numeric_axis(xs)[0]
+    for g in groups:
+        pos = place(g["x"])
+        label = g["workload"] + "".join(f", {k} = {v}" for k, v in g["fixed"].items())
+        found = crossovers(pos, g["ratio"]) if kind != "category" else []
+        rs = [r for r in g["ratio"] if r == r]
+        if not found and rs and (max(rs) < 1 or min(rs) > 1):
+            label += " (no crossover: memdesc " + ("pays" if max(rs) < 1 else "costs more") + " throughout)"
+        ax.plot(pos, g["ratio"], marker="o", ms=4, color=colors[g["workload"]],
+                ls=styles[fixed_sets.index(repr(g["fixed"])) % len(styles)], label=label)
+        marks += [(c, colors[g["workload"]], g["workload"]) for c in found]
+    ax.axhline(1.0, color="black", lw=1, ls="--", zorder=1)
+    ratios = [r for g in groups for r in g["ratio"] if r == r]
+    lo, hi = min(ratios + [1.0]), max(ratios + [1.0])
+    span = hi - lo or 1.0
+    # a band above the data, kept free for the crossover labels
+    rows = min(3, len(marks)) or 1
+    ax.set_ylim(lo - 0.06 * span, hi + (0.12 + 0.11 * rows) * span)
+    ax.text(0.005, 1.0, " above 1: memdesc costs more", transform=ax.get_yaxis_transform(), fontsize=8,
+            va="bottom", color="#a03030")
+    ax.text(0.005, 1.0, " below 1: memdesc pays", transform=ax.get_yaxis_transform(), fontsize=8,
+            va="top", color="#307030")
+    xmin, xmax = (min(place(all_x)), max(place(all_x))) if all_x else (0.0, 1.0)
+    top = hi + (0.04 + 0.11 * rows) * span
+    for i, (c, color, w) in enumerate(sorted(marks, key=lambda m: m[0]["x"])):
+        ax.plot([c["x"], c["x"]], [1.0, top - 0.11 * span * (i % rows)], color=color, lw=0.8, ls=":", zorder=1)
+        ax.plot([c["x"]], [1.0], marker="o", ms=9, mfc="white", mec=color, mew=2, zorder=5)
+        side = "below" if c["direction"] == "rising" else "above"
+        right = kind != "size" and xmax > xmin and (c["x"] - xmin) / (xmax - xmin) > 0.6
+        at = _fmt_pos(c["x"], kind)
+        ax.annotate(f"{w} crosses 1 at {at}: memdesc pays {side} {at}",
+                    (c["x"], top - 0.11 * span * (i % rows)), ha="right" if right else "left", va="center",
+                    xytext=(-4 if right else 4, 0), textcoords="offset points", fontsize=8, color=color,
+                    bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": color, "lw": 0.8}, zorder=6)
+    if kind == "size":
+        ax.set_xscale("log", base=2)
+        pos, labels, _ = numeric_axis(list(dict.fromkeys(all_x)))
+        ax.set_xticks(pos)
+        ax.set_xticklabels(labels)
+        ax.set_xlabel(f"{sw['x_label']} (bytes, log scale)")
+    elif kind == "category":
+        ax.set_xticks(range(len(ticklabels)))
+        ax.set_xticklabels(ticklabels)
+        ax.set_xlabel(sw["x_label"])
+    else:
+        ax.set_xlabel(sw["x_label"])
+    what = groups[0]["metric"] if groups else "cycles per op"
+    ax.set_ylabel(f"memdesc / structpage {what} (ratio)")
+    first = doc["points"][0]["results"]
+    ax.set_title(f"When does memdesc pay? memdesc / structpage {what} against {sw['x_label']}\n"
+                 f"{doc['machine']['name']}, scenario {first['scenario']['name']}, "
+                 f"{first['study']['ops']:,} ops per run, {len(doc['points'])} points; "
+                 "circles: crossovers (linear interpolation)", fontsize=9)
+    ax.grid(alpha=0.3)
+    longest = max((len(lab) for lab in ax.get_legend_handles_labels()[1]), default=0)
+    ncol = 1 if longest > 45 else (2 if longest > 28 else 3)   # the legend row must fit the figure's width
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(ncol, len(groups) or 1),
+              frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def _fmt_pos(x: float, kind: str) -> str:
+    if kind == "size":
+        for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+            if x >= div:
+                return f"{x / div:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def sweep_plots(doc: dict, outdir: str | Path) -> list[Path]:
+    d = Path(outdir)
+    d.mkdir(parents=True, exist_ok=True)
+    return [_save(sweep_figure(doc), d / f"sweep_{doc['sweep']['name']}.png")]
+
+
 def plots_for(res: dict, outdir: str | Path) -> list[Path]:
+    if res.get("kind") == "sweep":
+        return sweep_plots(res, outdir)
     if any(r.get("layout") for r in res.get("runs", [])):
         return study_plots(res, outdir)
     return trace_plots(res, outdir)

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Callable
 
 from .api import results, run_records
-from .config import Machine
+from .config import Machine, machine_from_dict
 from .errors import ConfigError
 from .kernel import generate as G
 from .kernel.layouts import LAYOUTS
 from .kernel.overhead import overhead
-from .kernel.scenario import load_scenario
+from .kernel.scenario import Scenario, load_scenario, scenario_config, scenario_from_dict
 from .kernel.workloads import WORKLOADS
 
 DEFAULT_LAYOUTS = ("structpage", "memdesc", "page32", "page16")
@@ -46,9 +46,14 @@ def study_params(machine: Machine) -> dict:
     return {"workloads": wl, "layouts": ly, "scenario": scen, "ops": ops or STUDY_OPS}
 
 
-def run_study(machine: Machine, progress: Callable[[str], None] | None = None) -> dict:
+def run_study(machine: Machine, progress: Callable[[str], None] | None = None,
+              scenario: Scenario | None = None) -> dict:
+    """Every workload x layout of the machine's [study]; `scenario` replaces
+    the [study] scenario file (a sweep point passes its own)."""
     sp = study_params(machine)
-    sc = load_scenario(sp["scenario"])
+    if scenario is not None:
+        sp["scenario"] = scenario.source
+    sc = scenario if scenario is not None else load_scenario(sp["scenario"])
     runs = []
     for w in sp["workloads"]:
         for lname in sp["layouts"]:
@@ -63,8 +68,21 @@ def run_study(machine: Machine, progress: Callable[[str], None] | None = None) -
     mem = G.prepared(sc).mem
     res["overhead"] = [overhead(mem, LAYOUTS[lname]) for lname in sp["layouts"]]
     res["scenario"] = sc.describe()
+    res["scenario_config"] = scenario_config(sc)
+    res["seeds"]["scenario"] = sc.seed
     res["study"] = sp
     return res
+
+
+def rerun_study(res: dict) -> dict:
+    """Run a study again from nothing but its results dictionary (its
+    ``config`` and ``scenario_config``): the same numbers, without the files."""
+    try:
+        machine = machine_from_dict(res["config"], source=res["machine"].get("source", "<results>"))
+        sc = scenario_from_dict(res["scenario_config"], source=res["scenario"].get("source", "<results>"))
+    except (KeyError, TypeError, AttributeError) as e:
+        raise ConfigError(f"results lack the config needed to re-run the study: {e}") from None
+    return run_study(machine, scenario=sc)
 
 
 def _per_op(run: dict) -> None:

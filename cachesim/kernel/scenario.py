@@ -131,6 +131,26 @@ def scenario_from_dict(raw: dict, source: str = "<dict>") -> Scenario:
                     mode, cc_order, ops, source)
 
 
+def scenario_config(sc: Scenario) -> dict:
+    """The scenario as a scenario-file dictionary with every knob spelled out:
+    ``scenario_from_dict`` of it gives the same scenario (up to ``source``),
+    so a results JSON reproduces its memory state without the file."""
+    def orders(d: dict) -> dict:
+        return {str(o): v for o, v in d.items()}
+    return {
+        "scenario": {"name": sc.name, "seed": sc.seed, "memory": sc.memory, "ops": sc.ops},
+        "free": {"fraction": sc.free_fraction, "orders": orders(sc.free_orders)},
+        "unmovable": {"slab": sc.slab, "pagetable": sc.pagetable, "reserved": sc.reserved,
+                      "pageblock_fill": sc.unmovable_fill, "cluster_pageblocks": sc.unmovable_run},
+        "anon": {"share": sc.anon_share, "orders": orders(sc.anon_orders)},
+        "file": {"orders": orders(sc.file_orders), "pages_lognormal_mu": sc.file_pages_mu,
+                 "pages_lognormal_sigma": sc.file_pages_sigma, "lookup": sc.lookup},
+        "lru": {"order": sc.lru_order, "run_length": sc.lru_run},
+        "memdesc": {"descriptor_order": sc.descriptor_order},
+        "compaction": {"mode": sc.compaction_mode, "order": sc.cc_order},
+    }
+
+
 def load_scenario(path: str | Path | None) -> Scenario:
     if path is None:
         return Scenario()
