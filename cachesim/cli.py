@@ -114,6 +114,9 @@ def cmd_sweep(args) -> int:
     if args.workers is not None and args.workers < 1:
         raise CachesimError(f"--workers expected a positive integer, got {args.workers}")
     sw = load_sweep(args.sweep)
+    if args.scheduler:
+        from .sweep import require_distributed
+        require_distributed()
     n = len(sw.points)
     where = f"scheduler {args.scheduler}" if args.scheduler else \
         f"{min(n, args.workers or os.cpu_count() or 1)} local process(es)"

@@ -171,15 +171,21 @@ def load_sweep(path: str | Path) -> Sweep:
     name = s.get("name", str, p.stem)
     here = p.parent
     cfg_path = Path(os.path.normpath(here / s.get("config", str, what="the base machine config's path")))
-    config = _read_toml(cfg_path, "config")
-    base = machine_from_dict(config, str(cfg_path))   # the base must load on its own
+    try:
+        config = _read_toml(cfg_path, "config")
+        base = machine_from_dict(config, str(cfg_path))   # the base must load on its own
+    except ConfigError as e:
+        raise ConfigError(f"{p}: [sweep] 'config': {e}") from None
     scen = s.get("scenario", str, None, what="a scenario file's path")
-    if scen is not None:
-        scen_path = os.path.normpath(here / scen)
-    else:
-        from .study import study_params
-        scen_path = study_params(base)["scenario"]
-    scenario = _read_toml(Path(scen_path), "scenario") if scen_path else {}
+    try:
+        if scen is not None:
+            scen_path = os.path.normpath(here / scen)
+        else:
+            from .study import study_params
+            scen_path = study_params(base)["scenario"]
+        scenario = _read_toml(Path(scen_path), "scenario") if scen_path else {}
+    except ConfigError as e:
+        raise ConfigError(f"{p}: [sweep] 'scenario': {e}") from None
     study = dict(config.get("study", {}))
     study.pop("scenario", None)      # the sweep passes each point's scenario itself
     for key, kind in (("workloads", list), ("layouts", list), ("ops", int)):
@@ -337,12 +343,19 @@ def _run_local(work: list[dict], workers: int, done: Callable[[int, dict], None]
             raise
 
 
-def _run_dask(address: str, work: list[dict], done: Callable[[int, dict], None]) -> None:
+def require_distributed():
+    """The `distributed` module, imported only when a sweep asks for Dask."""
     try:
-        from distributed import Client, as_completed
+        import distributed
     except ImportError:
         raise CachesimError("--scheduler needs Dask's 'distributed' package: pip install 'cachesim[dask]'") \
             from None
+    return distributed
+
+
+def _run_dask(address: str, work: list[dict], done: Callable[[int, dict], None]) -> None:
+    distributed = require_distributed()
+    Client, as_completed = distributed.Client, distributed.as_completed
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError, ValueError) as e:

@@ -27,3 +27,47 @@ def records(addr, kind=0, size=8, op=None, tag=0):
     r["tag"] = tag
     r["op"] = np.arange(len(addr)) if op is None else op
     return r
+
+
+SMALL_MACHINE = """
+[machine]
+name = "small"
+seed = 5
+[caches.L1I]
+level = 1
+serves = "instructions"
+size = "32KiB"
+assoc = 8
+[caches.L1D]
+level = 1
+serves = "data"
+size = "32KiB"
+assoc = 8
+[caches.L2]
+level = 2
+size = "256KiB"
+assoc = 8
+[study]
+workloads = ["compaction_migrate", "compaction_free"]
+layouts = ["structpage", "memdesc"]
+scenario = "small_scenario.toml"
+ops = 2000
+"""
+
+SMALL_SCENARIO = """
+[scenario]
+name = "small"
+memory = "1GiB"
+seed = 3
+[anon]
+orders = { 0 = 0.5, 9 = 0.5 }
+"""
+
+
+def small_study_files(d):
+    """A geometry-only machine with a [study] of 2 workloads x 2 layouts x 2000
+    ops on a 1 GiB scenario: a study in a few seconds. Returns the config path."""
+    (d / "small_scenario.toml").write_text(SMALL_SCENARIO)
+    cfg = d / "small.toml"
+    cfg.write_text(SMALL_MACHINE)
+    return cfg
