@@ -24,11 +24,11 @@ def gem5_name(cache: dict, name: str) -> str:
 
 def _rows(prefix: str, lv: dict) -> list[tuple[str, float, str, str]]:
     rows = []
-    for cmd, acc, miss in (("ReadReq", "reads", "read_misses"), ("WriteReq", "writes", "write_misses"),
-                           ("ReadReq", "ifetches", "ifetch_misses"), ("SoftPFReq", "prefetches", "prefetch_misses")):
-        if acc == "ifetches" and not lv[acc]:
-            continue
-        a, m = lv[acc], lv[miss]
+    # gem5 counts an instruction fetch as a ReadReq (on the icache, and below it),
+    # so data reads and fetches share that row: one row per name, as gem5 writes
+    for cmd, a, m in (("ReadReq", lv["reads"] + lv["ifetches"], lv["read_misses"] + lv["ifetch_misses"]),
+                      ("WriteReq", lv["writes"], lv["write_misses"]),
+                      ("SoftPFReq", lv["prefetches"], lv["prefetch_misses"])):
         rows += [(f"{prefix}.{cmd}.hits::total", a - m, f"number of {cmd} hits", "Count"),
                  (f"{prefix}.{cmd}.misses::total", m, f"number of {cmd} misses", "Count"),
                  (f"{prefix}.{cmd}.accesses::total", a, f"number of {cmd} accesses(hits+misses)", "Count"),
