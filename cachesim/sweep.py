@@ -34,7 +34,7 @@ import itertools
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,10 +43,12 @@ from .api import machine_config
 from .config import _Table, machine_from_dict, parse_size
 from .errors import CachesimError, ConfigError
 from .kernel.scenario import scenario_from_dict
+from .study import run_study, study_params
 
 MACHINE_TABLES = ("machine", "caches", "replay", "memory", "core", "tlbs", "regions", "study")
 COMBINE = ("product", "zip")
 COMPARED = ("structpage", "memdesc")   # the ratio is memdesc / structpage
+DEFAULT_SCENARIO = "<default scenario>"
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,7 @@ def point_inputs(sw: Sweep, overrides: dict, label: str) -> tuple[dict, dict]:
 def _validate(sw: Sweep, config: dict, scenario: dict, where: str) -> None:
     try:
         machine = machine_from_dict(config, sw.config_path)
-        scenario_from_dict(scenario, sw.scenario_path or "<default scenario>")
-        from .study import study_params
+        scenario_from_dict(scenario, sw.scenario_path or DEFAULT_SCENARIO)
         sp = study_params(machine)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}") from None
@@ -181,7 +182,6 @@ def load_sweep(path: str | Path) -> Sweep:
         if scen is not None:
             scen_path = os.path.normpath(here / scen)
         else:
-            from .study import study_params
             scen_path = study_params(base)["scenario"]
         scenario = _read_toml(Path(scen_path), "scenario") if scen_path else {}
     except ConfigError as e:
@@ -213,10 +213,6 @@ def load_sweep(path: str | Path) -> Sweep:
         if key == "scenario" or key.startswith("study.scenario"):
             raise ConfigError(f"{where}: '{key}': sweep scenario knobs as scenario.KEY "
                               "(e.g. scenario.anon.orders), or set [sweep] scenario")
-        # one key at a time first, so an error names the key that caused it
-        for v in values:
-            c, sc = point_inputs(sw, {key: v}, "[grid]")
-            _validate(sw, c, sc, f"{where} '{key}' = {_short(v)}")
     if combine == "zip":
         lengths = {k: len(v) for k, v in grid.items()}
         if len(set(lengths.values())) > 1:
@@ -225,14 +221,25 @@ def load_sweep(path: str | Path) -> Sweep:
         points = [dict(zip(grid, vals)) for vals in zip(*grid.values())]
     else:
         points = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
-    sw = Sweep(sw.path, sw.text, name, sw.config_path, config, scen_path, scenario, combine, tuple(grid),
-               tuple(points), sw.x, sw.x_label or sw.x)
+    sw = replace(sw, points=tuple(points), x_label=sw.x_label or sw.x)
     owner = _x_key(sw)
     for i, pt in enumerate(points):
-        c, sc = point_inputs(sw, pt, f"point {i + 1}")
-        _validate(sw, c, sc, f"{p}: point {i + 1} ({_describe(pt)})")
+        try:
+            c, sc = point_inputs(sw, pt, f"point {i + 1}")
+            _validate(sw, c, sc, f"{p}: point {i + 1} ({_describe(pt)})")
+        except ConfigError:
+            _blame(sw, pt, where)      # name the key when one value is wrong on its own
+            raise                      # else the combination is: name the point
         x_value(sw, pt, owner)
     return sw
+
+
+def _blame(sw: Sweep, pt: dict, where: str) -> None:
+    """Raise the error of the first override that fails on the base alone
+    (an unknown key, a bad value); return if each is fine by itself."""
+    for key, v in pt.items():
+        c, sc = point_inputs(sw, {key: v}, f"[grid] '{key}'")
+        _validate(sw, c, sc, f"{where} '{key}' = {_short(v)}")
 
 
 def _describe(pt: dict) -> str:
@@ -267,8 +274,9 @@ def x_value(sw: Sweep, pt: dict, owner: str | None = None) -> Any:
             raise ConfigError(f"{sw.path}: [sweep] 'x' = {sw.x!r}: a value of '{owner}' has no {part!r}")
         v, parent = v[part], part
     if isinstance(v, (dict, list)):
+        inner = next(iter(v), "0") if isinstance(v, dict) else "0"
         raise ConfigError(f"{sw.path}: [sweep] 'x' = {sw.x!r} is a table or list in each point; name one "
-                          f"number inside it with x (e.g. x = \"{sw.x}.{next(iter(v), 0) if isinstance(v, dict) else 0}\")")
+                          f"number inside it with x (e.g. x = \"{sw.x}.{inner}\")")
     return v
 
 
@@ -296,7 +304,6 @@ def run_point(payload: dict) -> dict:
         raise CachesimError(f"a sweep worker runs cachesim {__version__} (engine {ENGINE_HASH}) but the client "
                             f"runs {payload['version']} (engine {payload['engine_hash']}): install the same "
                             "cachesim on every worker")
-    from .study import run_study
     machine = machine_from_dict(payload["config"], payload["config_source"])
     sc = scenario_from_dict(payload["scenario"], payload["scenario_source"])
     return run_study(machine, scenario=sc)
@@ -307,7 +314,7 @@ def payloads(sw: Sweep) -> list[dict]:
     for i, pt in enumerate(sw.points):
         config, scenario = point_inputs(sw, pt, f"point {i + 1}")
         out.append({"index": i, "config": config, "scenario": scenario,
-                    "config_source": sw.config_path, "scenario_source": sw.scenario_path or "<default>",
+                    "config_source": sw.config_path, "scenario_source": sw.scenario_path or DEFAULT_SCENARIO,
                     "engine_hash": ENGINE_HASH, "version": __version__})
     return out
 
@@ -430,7 +437,9 @@ def series(doc: dict) -> list[dict]:
     in a product grid): x values in order and memdesc/structpage ratios."""
     sw = doc["sweep"]
     owner = next(k for k in sw["keys"] if sw["x"] == k or sw["x"].startswith(k + "."))
-    others = [k for k in sw["keys"] if k != owner] if sw["combine"] == "product" else []
+    # in a product grid, each other key that takes more than one value splits the lines
+    others = [k for k in sw["keys"] if k != owner and len({repr(pt["overrides"][k]) for pt in doc["points"]}) > 1] \
+        if sw["combine"] == "product" else []
     groups: dict = {}
     what = ""
     for pt in doc["points"]:

@@ -2,6 +2,7 @@
 import json
 import math
 import sys
+import tomllib
 
 import pytest
 
@@ -12,8 +13,6 @@ from cachesim.study import run_study
 from cachesim.sweep import crossovers, load_sweep, point_inputs
 from conftest import ROOT
 from helpers import SMALL_MACHINE, SMALL_SCENARIO, small_study_files
-
-import tomllib
 
 TINY = """
 [sweep]
