@@ -77,6 +77,14 @@ def test_zip_grid_and_scenario_paths(tmp_path):
     assert config["study"]["ops"] == 400 and "scenario" not in config["study"]
 
 
+def test_a_value_valid_only_with_its_partner_is_accepted(tmp_path):
+    # 5 ways do not divide 256 KiB into whole sets, but they do divide 160 KiB
+    sw = load_sweep(_sweep(tmp_path, '[sweep]\nconfig = "small.toml"\ncombine = "zip"\n[grid]\n'
+                                     '"caches.L2.assoc" = [5, 8]\n"caches.L2.size" = ["160KiB", "256KiB"]\n'))
+    m = machine_from_dict(point_inputs(sw, sw.points[0], "t")[0])
+    assert (m.cache("L2").assoc, m.cache("L2").sets) == (5, 512)
+
+
 BAD = {
     "unknown_config_key": ('"caches.L2.sizee" = ["1MiB"]', "caches.L2.sizee"),
     "unknown_scenario_key": ('"scenario.anon.ordrs" = [{ 0 = 1.0 }]', "scenario.anon.ordrs"),
