@@ -264,12 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(fn=cmd_plot)
 
     sw = sub.add_parser("sweep", help="run the study over a grid of config and scenario values")
-    sw.add_argument("sweep")
-    sw.add_argument("--scheduler", help="address of a Dask scheduler (else local processes)")
-    sw.add_argument("--workers", type=int, help="local processes (default: one per CPU)")
-    sw.add_argument("--json")
-    sw.add_argument("--plots")
-    sw.add_argument("--quiet", action="store_true")
+    sw.add_argument("sweep", metavar="SWEEP.toml")
+    sw.add_argument("--scheduler", metavar="ADDRESS", help="run the points on this Dask scheduler "
+                    "(e.g. tcp://host:8786); else on local processes")
+    sw.add_argument("--workers", type=int, metavar="N", help="local processes (default: one per CPU)")
+    sw.add_argument("--json", metavar="PATH", help="every point's overrides and results, one JSON")
+    sw.add_argument("--plots", metavar="DIR", help="draw sweep_NAME.png into DIR")
+    sw.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sw.set_defaults(fn=cmd_sweep)
 
     i = sub.add_parser("info", help="records, ops, kinds, address ranges")

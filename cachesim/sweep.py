@@ -365,8 +365,9 @@ def _run_dask(address: str, work: list[dict], done: Callable[[int, dict], None])
     Client, as_completed = distributed.Client, distributed.as_completed
     try:
         client = Client(address, timeout="20s")
-    except (OSError, TimeoutError, ValueError) as e:
-        raise CachesimError(f"--scheduler {address}: cannot connect: {e}") from None
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise CachesimError(f"--scheduler {address}: cannot connect: {first}") from None
     try:
         futs = client.map(run_point, work, pure=False)
         index = {f.key: p["index"] for f, p in zip(futs, work)}
