@@ -108,7 +108,8 @@ def cmd_sweep(args) -> int:
     import time
 
     from .progress import bar as progress_bar
-    from .sweep import format_sweep, load_sweep, run_sweep
+    from .crossover import format_sweep
+    from .sweep import load_sweep, run_sweep
     if args.json and not Path(args.json).parent.exists():   # fail now, not after minutes of simulation
         raise CachesimError(f"{args.json}: directory {Path(args.json).parent} does not exist")
     if args.workers is not None and args.workers < 1:

@@ -235,7 +235,7 @@ def sweep_figure(doc: dict):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .sweep import crossovers, numeric_axis, series
+    from .crossover import crossovers, numeric_axis, series
     sw = doc["sweep"]
     groups = series(doc)
     all_x = [x for g in groups for x in g["x"]]

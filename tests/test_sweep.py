@@ -10,7 +10,8 @@ from cachesim.cli import main
 from cachesim.config import machine_from_dict
 from cachesim.kernel.scenario import scenario_from_dict
 from cachesim.study import run_study
-from cachesim.sweep import crossovers, load_sweep, point_inputs
+from cachesim.crossover import crossovers
+from cachesim.sweep import load_sweep, point_inputs
 from conftest import ROOT
 from helpers import SMALL_MACHINE, SMALL_SCENARIO, small_study_files
 
