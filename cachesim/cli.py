@@ -179,6 +179,18 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_layout(args) -> int:
+    from .kernel import layoutfile
+    from .kernel.dwarf import read_structs
+    lay = read_structs(args.vmlinux)
+    layoutfile.write(lay, args.output)
+    if args.output:
+        got = ", ".join(f"{n} {s.size} B ({len(s.members)} members)" for n, s in lay.structs.items())
+        dw = "/".join(str(v) for v in lay.dwarf_versions)
+        print(f"{args.output}: {got}; DWARF {dw}, {lay.units_read} compile units read")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .readers import FORMATS
     p = _Parser(prog="cachesim", description="Fast CPU cache hierarchy simulator: struct page vs memdesc.")
@@ -221,6 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--format", default="auto", choices=FORMATS)
     i.add_argument("--skip-bad", action="store_true")
     i.set_defaults(fn=cmd_info)
+
+    ly = sub.add_parser("layout", help="struct page/folio/slab/ptdesc offsets from a vmlinux's DWARF")
+    ly.add_argument("--vmlinux", required=True, help="a vmlinux (or any ELF object) with DWARF")
+    ly.add_argument("-o", "--output", help="LAYOUT.toml to write (default: stdout)")
+    ly.set_defaults(fn=cmd_layout)
     return p
 
 
