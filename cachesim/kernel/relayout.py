@@ -1,0 +1,237 @@
+"""Re-laying a struct page trace out as memdesc (or another indirect layout).
+
+A trace captured on today's kernel (perf, or ``cachesim trace ... --layout
+structpage``) reads struct pages at ``vmemmap + 64*pfn + off``. Under the
+memdesc plan the same kernel line reads the PFN's 8-byte word first and then
+the field in the descriptor the word points to. Each record in the vmemmap
+range becomes two:
+
+1. the word: ``vmemmap + entry*pfn + word``, 8-byte read, tag ``memmap``,
+   ``dep`` = the original record's (the page pointer came from the same load),
+   site = the original site with bit 31 flipped (a different instruction, so
+   the IP-stride prefetcher sees the 8-byte word stride apart from the field's);
+2. the field: ``D(pfn) + map[off]``, the original size and kind, tag
+   ``descriptor``, ``dep = 1`` (its address is the word just loaded).
+
+Every other record passes through unchanged apart from ``dep``, which is
+recounted so it still reaches its producer across the inserted records
+(exact within RING records; the engine's timing ignores anything further).
+
+Field map (``offset_map``): struct page byte offset -> descriptor offset, built
+from the tables in layouts.py by field name (flags, lru, mapping, index,
+private, mapcount, refcount, memcg; offset 8 is taken as lru.next, the
+compound_head read of a tail page being the word load itself in memdesc).
+A trace carries no folio structure, so every PFN is its own order-0 folio
+with its own descriptor.
+
+Descriptors (``descriptor``): slab slots of ``layout.folio_desc`` bytes (96 for
+memdesc: KERNEL.md 2.7), packed 4096 // slot per slab page, the pages in a
+region of the direct map above 1 TiB of physical memory, so they never share a
+line with anything the trace itself touched. The slot of PFN p is p
+(``sequential``: descriptors allocated in PFN order, as after boot) or a seeded
+permutation of p (``random``: an aged system, where a folio's descriptor is
+wherever the slab had a free slot; the default, as in scenarios). Stateless,
+so any chunk of any length is re-laid the same way with bounded memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numba import njit
+
+from ..errors import CachesimError
+from ..trace import READ, RECORD_DTYPE, Trace
+from .layouts import LAYOUTS, PAGE_OFFSET, STRUCT_PAGE_FOLIO, VMEMMAP, Layout
+
+VMEMMAP_SPAN = 1 << 40           # the vmemmap area with 4-level paging: 1 TiB (Documentation/arch/x86/x86_64/mm.rst)
+PFN_BITS = 34                    # 2**40 / 64: PFNs the area can describe
+DESC_REGION = PAGE_OFFSET + (1 << 40)
+RING = 1 << 16                   # records over which dep is recounted exactly
+WORD_SITE = np.uint32(1 << 31)
+ORDERS = ("random", "sequential")
+IDENTITY = "structpage"          # the layout the trace was recorded in: records only re-tagged
+FEISTEL_ROUNDS = 4
+
+
+def offset_map(target: Layout) -> np.ndarray:
+    """Descriptor offset of each of the 64 struct page bytes (first matching field by name wins)."""
+    m = np.full(64, -1, np.int64)
+    for name, (_, off, size) in STRUCT_PAGE_FOLIO.items():
+        if off >= 64 or name not in target.fields:
+            continue
+        obj, doff, _ = target.fields[name]
+        if obj != "desc":
+            continue
+        for b in range(off, off + size):
+            if m[b] < 0:
+                m[b] = doff + b - off
+    hole = np.flatnonzero(m < 0)
+    if len(hole):
+        raise CachesimError(f"layout {target.name}: struct page bytes {hole[0]}..{hole[-1]} map to no descriptor field")
+    return m
+
+
+@njit(cache=True, inline="always")
+def _mix(x):
+    x ^= x >> np.uint64(33)
+    x *= np.uint64(0xFF51AFD7ED558CCD)
+    x ^= x >> np.uint64(33)
+    return x
+
+
+@njit(cache=True)
+def slot_of(pfn, keys):
+    """A bijection on [0, 2**PFN_BITS): a balanced Feistel network keyed by `keys`
+    (an empty key array: the identity, descriptors in PFN order)."""
+    if keys.shape[0] == 0:
+        return pfn
+    half = PFN_BITS // 2
+    mask = np.uint64((1 << half) - 1)
+    left = (np.uint64(pfn) >> np.uint64(half)) & mask
+    right = np.uint64(pfn) & mask
+    for k in range(keys.shape[0]):
+        left, right = right, left ^ (_mix(right ^ keys[k]) & mask)
+    return np.int64((left << np.uint64(half)) | right)
+
+
+@njit(cache=True, inline="always")
+def _put(out, n, addr, size, kind, tag, op, site, dep, weight):
+    o = out[n]
+    o.addr = addr
+    o.size = size
+    o.kind = kind
+    o.tag = tag
+    o.op = op
+    o.site = site
+    o.dep = min(dep, 0xFFFFFFFF)
+    o.weight = weight
+
+
+@njit(cache=True)
+def relayout_chunk(inp, out, base, entry, word, offmap, desc_base, slot_size, per_page, keys,
+                   identity, t_memmap, t_desc, ring, state):
+    """Re-lay `inp` into `out` (at least 2*len(inp) long); returns records written.
+    state[0]: records read so far, state[1]: vmemmap records among them."""
+    n = 0
+    i = state[0]
+    vm = state[1]
+    span = np.uint64(VMEMMAP_SPAN)
+    ubase = np.uint64(base)
+    for r in range(inp.shape[0]):
+        rec = inp[r]
+        ring[i % RING] = vm
+        d = np.int64(rec.dep)
+        nd = d
+        if 0 < d < RING and d <= i:
+            nd = d + vm - ring[(i - d + 1) % RING]     # vmemmap records strictly between producer and us
+        a = np.uint64(rec.addr)
+        rel = a - ubase
+        if a >= ubase and rel < span:
+            pfn = np.int64(rel >> np.uint64(6))
+            if identity:
+                _put(out, n, a, rec.size, rec.kind, t_memmap, rec.op, rec.site, d, rec.weight)
+                n += 1
+            else:
+                _put(out, n, ubase + np.uint64(entry * pfn + word), 8, READ, t_memmap, rec.op,
+                     rec.site ^ WORD_SITE, nd, rec.weight)
+                s = slot_of(pfn, keys)
+                daddr = desc_base + (s // per_page) * 4096 + (s % per_page) * slot_size \
+                    + offmap[np.int64(rel & np.uint64(63))]
+                _put(out, n + 1, np.uint64(daddr), rec.size, rec.kind, t_desc, rec.op, rec.site, 1, rec.weight)
+                n += 2
+                vm += 1
+        else:
+            _put(out, n, a, rec.size, rec.kind, rec.tag, rec.op, rec.site, nd, rec.weight)
+            n += 1
+        i += 1
+    state[0] = i
+    state[1] = vm
+    return n
+
+
+@dataclass(frozen=True)
+class Relayout:
+    """How to re-lay a struct page trace: target layout, vmemmap base, descriptor order and seed."""
+    layout: str
+    vmemmap: int = VMEMMAP
+    order: str = "random"
+    seed: int = 0
+
+    def check(self) -> Layout:
+        if self.layout not in LAYOUTS:
+            raise CachesimError(f"unknown layout {self.layout!r} to re-lay a trace in: "
+                                f"expected one of {', '.join(LAYOUTS)}")
+        target = LAYOUTS[self.layout]
+        if self.layout != IDENTITY and not target.indirect:
+            raise CachesimError(f"layout {self.layout!r} has no descriptors to re-lay a struct page trace into")
+        if self.order not in ORDERS:
+            raise CachesimError(f"descriptor order {self.order!r}: expected one of {', '.join(ORDERS)}")
+        if not (0 <= self.vmemmap < 1 << 64) or self.vmemmap % 4096:
+            raise CachesimError(f"vmemmap base {self.vmemmap:#x}: expected a page-aligned 64-bit address")
+        return target
+
+    def keys(self) -> np.ndarray:
+        if self.order == "sequential":
+            return np.zeros(0, np.uint64)
+        ss = np.random.SeedSequence([self.seed, 0x6D656D64])   # "memd": keys apart from other seeded draws
+        return ss.generate_state(FEISTEL_ROUNDS, np.uint64)
+
+    def describe(self) -> dict:
+        t = LAYOUTS[self.layout]
+        d = {"layout": self.layout, "vmemmap": f"{self.vmemmap:#x}"}
+        if self.layout != IDENTITY:
+            d.update(descriptor_order=self.order, seed=self.seed, descriptor_slot=t.folio_desc,
+                     descriptor_region=f"{DESC_REGION:#x}", memmap_entry=t.entry)
+        return d
+
+
+def _tag(tags: list[str], name: str) -> int:
+    if name not in tags:
+        if len(tags) >= 255:
+            raise CachesimError(f"trace has {len(tags)} tags: no room for {name!r}")
+        tags.append(name)
+    return tags.index(name)
+
+
+def relayout(trace: Trace, how: Relayout) -> Trace:
+    """A streaming trace: `trace` with its struct page accesses re-laid per `how`."""
+    target = how.check()
+    info = {**how.describe(), "records_rewritten": 0}
+    meta = replace(trace.meta, extra={**trace.meta.extra, "relayout": info})
+
+    def name_tags() -> tuple[int, int]:
+        meta.tags = list(trace.meta.tags)
+        return _tag(meta.tags, "memmap"), _tag(meta.tags, "descriptor")
+
+    name_tags()                              # known now for .npy; a text reader names its tags as it starts
+    identity = how.layout == IDENTITY
+    offmap = np.zeros(64, np.int64) if identity else offset_map(target)
+    slot = max(16, target.folio_desc)
+    keys = how.keys()
+    base = how.vmemmap - (1 << 64) if how.vmemmap >= 1 << 63 else how.vmemmap
+    desc_base = DESC_REGION - (1 << 64)
+
+    def sync(state):
+        # a streaming reader sets its tags and fills its counters as it reads
+        src = trace.meta
+        meta.skipped_lines, meta.ignored_lines = src.skipped_lines, src.ignored_lines
+        meta.format, meta.sampled, meta.sites = src.format, src.sampled, list(src.sites)
+        meta.extra.update({k: v for k, v in src.extra.items() if k != "relayout"})
+        info["records_rewritten"] = int(state[1])
+
+    def chunks():
+        ring = np.zeros(RING, np.int64)
+        state = np.zeros(2, np.int64)
+        t_memmap = -1
+        for c in trace.chunks():
+            if t_memmap < 0:
+                t_memmap, t_desc = name_tags()
+            out = np.empty(2 * len(c), RECORD_DTYPE)
+            n = relayout_chunk(c, out, base, target.entry, target.word, offmap, desc_base, slot, 4096 // slot,
+                               keys, identity, t_memmap, t_desc, ring, state)
+            sync(state)
+            yield out[:n]
+        sync(state)
+
+    return Trace(chunks, meta, trace.name)
