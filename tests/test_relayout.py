@@ -24,11 +24,11 @@ W = 1 << 31                      # the word load's site bit
 
 
 def trace(rows, tags=("data",)):
-    """rows: (addr, size, kind, dep, site)"""
+    """rows: (addr, size, kind, dep, site[, op]); op defaults to the row's index"""
     r = empty(len(rows))
-    for i, (a, s, k, d, site) in enumerate(rows):
+    for i, (a, s, k, d, site, *op) in enumerate(rows):
         r[i]["addr"], r[i]["size"], r[i]["kind"], r[i]["dep"], r[i]["site"] = a, s, k, d, site
-    r["op"] = np.arange(len(rows))
+        r[i]["op"] = op[0] if op else i
     return Trace(r, TraceMeta(tags=list(tags)), "t")
 
 
@@ -72,7 +72,40 @@ def test_hand_derived_sequence():
     got = rows(t.records)
     assert got == OUT
     assert t.meta.tags == ["data", "memmap", "descriptor"]
-    assert t.meta.extra["relayout"]["records_rewritten"] == 5
+    assert t.meta.extra["relayout"]["records_rewritten"] == 5 and t.meta.extra["relayout"]["word_loads"] == 5
+
+
+# one op working on one page keeps the descriptor pointer: one word load until the op or the PFN changes
+IN_OPS = [
+    (V + 64 * 3 + 8, 8, READ, 0, 1, 0),       # 0 pfn 3 compound_head / lru.next
+    (V + 64 * 3 + 52, 4, RMW, 0, 2, 0),        # 1 pfn 3 _refcount
+    (0x5000, 8, READ, 1, 3, 0),                # 2 data, address from record 1
+    (V + 64 * 3 + 24, 8, READ, 0, 4, 0),       # 3 pfn 3 mapping
+    (V + 64 * 4 + 0, 8, READ, 3, 5, 0),        # 4 pfn 4 flags, address from record 1
+    (V + 64 * 3 + 32, 8, READ, 0, 6, 0),       # 5 pfn 3 index again, after pfn 4
+    (V + 64 * 3 + 0, 8, READ, 0, 7, 1),        # 6 pfn 3 flags, next op
+    (0x6000, 8, WRITE, 4, 8, 1),               # 7 data, address from record 3
+]
+OUT_OPS = [
+    (V + 8 * 3, 8, READ, MEMMAP, 0, 1 | W, 0), (D + 288 + 8, 8, READ, DESC, 1, 1, 0),
+    (D + 288 + 48, 4, RMW, DESC, 2, 2, 0),                          # the word two records back
+    (0x5000, 8, READ, DATA, 1, 3, 0),
+    (D + 288 + 24, 8, READ, DESC, 4, 4, 0),
+    (V + 8 * 4, 8, READ, MEMMAP, 3, 5 | W, 0), (D + 384 + 0, 8, READ, DESC, 1, 5, 0),
+    (V + 8 * 3, 8, READ, MEMMAP, 0, 6 | W, 0), (D + 288 + 32, 8, READ, DESC, 1, 6, 0),
+    (V + 8 * 3, 8, READ, MEMMAP, 0, 7 | W, 1), (D + 288 + 0, 8, READ, DESC, 1, 7, 1),
+    (0x6000, 8, WRITE, DATA, 7, 8, 1),                               # record 3's access is now 7 back
+]
+
+
+def test_word_loaded_once_per_op_and_page():
+    t = relayout(trace(IN_OPS), Relayout("memdesc", order="sequential"))
+    assert rows(t.records) == OUT_OPS
+    assert t.meta.extra["relayout"]["records_rewritten"] == 6 and t.meta.extra["relayout"]["word_loads"] == 4
+    src = trace(IN_OPS)
+    for size in (1, 3):
+        chunked = Trace(lambda s=size: (src.source[i:i + s] for i in range(0, len(IN_OPS), s)), src.meta, "t")
+        assert rows(relayout(chunked, Relayout("memdesc", order="sequential")).records) == OUT_OPS
 
 
 def test_chunks_give_the_same_records():

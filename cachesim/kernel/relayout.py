@@ -11,7 +11,13 @@ range becomes two:
    site = the original site with bit 31 flipped (a different instruction, so
    the IP-stride prefetcher sees the 8-byte word stride apart from the field's);
 2. the field: ``D(pfn) + map[off]``, the original size and kind, tag
-   ``descriptor``, ``dep = 1`` (its address is the word just loaded).
+   ``descriptor``, ``dep`` = records back to that word load.
+
+The word is loaded once per op and PFN: further accesses of the same op to
+the same PFN's struct page (with no other PFN's in between) reuse the
+descriptor pointer, as ``folio = page_folio(page)`` followed by several
+``folio->field`` accesses does, so they become only the descriptor access.
+perf samples are one op each, so every sample gets its word load.
 
 Every other record passes through unchanged apart from ``dep``, which is
 recounted so it still reaches its producer across the inserted records
@@ -22,7 +28,10 @@ from the tables in layouts.py by field name (flags, lru, mapping, index,
 private, mapcount, refcount, memcg; offset 8 is taken as lru.next, the
 compound_head read of a tail page being the word load itself in memdesc).
 A trace carries no folio structure, so every PFN is its own order-0 folio
-with its own descriptor.
+with its own descriptor: where the traced kernel went from a tail page to
+its head page (``compound_head``), the re-laid trace reads two words and two
+descriptors where memdesc reads one of each. The generated memdesc workloads
+(``cachesim trace --layout memdesc``) model folios exactly.
 
 Descriptors (``descriptor``): slab slots of ``layout.folio_desc`` bytes (96 for
 memdesc: KERNEL.md 2.7), packed 4096 // slot per slab page, the pages in a
@@ -108,45 +117,61 @@ def _put(out, n, addr, size, kind, tag, op, site, dep, weight):
     o.weight = weight
 
 
+# relayout_chunk's state, carried from chunk to chunk
+S_READ, S_INSERTED, S_WRITTEN, S_REWRITTEN, S_OP, S_PFN, S_WORD = range(7)
+
+
 @njit(cache=True)
 def relayout_chunk(inp, out, base, entry, word, offmap, desc_base, slot_size, per_page, keys,
                    identity, t_memmap, t_desc, ring, state):
     """Re-lay `inp` into `out` (at least 2*len(inp) long); returns records written.
-    state[0]: records read so far, state[1]: vmemmap records among them."""
+    `state` (S_*): records read, word loads inserted, records written, struct page records
+    re-laid, and the op, PFN and output index of the last word load."""
     n = 0
-    i = state[0]
-    vm = state[1]
+    i = state[S_READ]
+    ins = state[S_INSERTED]
+    n0 = state[S_WRITTEN]
     span = np.uint64(VMEMMAP_SPAN)
     ubase = np.uint64(base)
     for r in range(inp.shape[0]):
         rec = inp[r]
-        ring[i % RING] = vm
+        ring[i % RING] = ins
         d = np.int64(rec.dep)
         nd = d
         if 0 < d < RING and d <= i:
-            nd = d + vm - ring[(i - d + 1) % RING]     # vmemmap records strictly between producer and us
+            nd = d + ins - ring[(i - d + 1) % RING]     # word loads inserted between producer and us
         a = np.uint64(rec.addr)
         rel = a - ubase
         if a >= ubase and rel < span:
             pfn = np.int64(rel >> np.uint64(6))
+            state[S_REWRITTEN] += 1
             if identity:
                 _put(out, n, a, rec.size, rec.kind, t_memmap, rec.op, rec.site, d, rec.weight)
                 n += 1
             else:
-                _put(out, n, ubase + np.uint64(entry * pfn + word), 8, READ, t_memmap, rec.op,
-                     rec.site ^ WORD_SITE, nd, rec.weight)
+                if not (np.int64(rec.op) == state[S_OP] and pfn == state[S_PFN]):
+                    # the kernel loads the word once and keeps the descriptor pointer in a
+                    # register while it works on that page: a new op or another PFN reloads it
+                    _put(out, n, ubase + np.uint64(entry * pfn + word), 8, READ, t_memmap, rec.op,
+                         rec.site ^ WORD_SITE, nd, rec.weight)
+                    state[S_OP] = np.int64(rec.op)
+                    state[S_PFN] = pfn
+                    state[S_WORD] = n0 + n
+                    n += 1
+                    ins += 1
                 s = slot_of(pfn, keys)
                 daddr = desc_base + (s // per_page) * 4096 + (s % per_page) * slot_size \
                     + offmap[np.int64(rel & np.uint64(63))]
-                _put(out, n + 1, np.uint64(daddr), rec.size, rec.kind, t_desc, rec.op, rec.site, 1, rec.weight)
-                n += 2
-                vm += 1
+                _put(out, n, np.uint64(daddr), rec.size, rec.kind, t_desc, rec.op, rec.site,
+                     n0 + n - state[S_WORD], rec.weight)
+                n += 1
         else:
             _put(out, n, a, rec.size, rec.kind, rec.tag, rec.op, rec.site, nd, rec.weight)
             n += 1
         i += 1
-    state[0] = i
-    state[1] = vm
+    state[S_READ] = i
+    state[S_INSERTED] = ins
+    state[S_WRITTEN] = n0 + n
     return n
 
 
@@ -197,7 +222,7 @@ def _tag(tags: list[str], name: str) -> int:
 def relayout(trace: Trace, how: Relayout) -> Trace:
     """A streaming trace: `trace` with its struct page accesses re-laid per `how`."""
     target = how.check()
-    info = {**how.describe(), "records_rewritten": 0}
+    info = {**how.describe(), "records_rewritten": 0, "word_loads": 0}
     meta = replace(trace.meta, extra={**trace.meta.extra, "relayout": info})
 
     def name_tags() -> tuple[int, int]:
@@ -218,11 +243,13 @@ def relayout(trace: Trace, how: Relayout) -> Trace:
         meta.skipped_lines, meta.ignored_lines = src.skipped_lines, src.ignored_lines
         meta.format, meta.sampled, meta.sites = src.format, src.sampled, list(src.sites)
         meta.extra.update({k: v for k, v in src.extra.items() if k != "relayout"})
-        info["records_rewritten"] = int(state[1])
+        info["records_rewritten"] = int(state[S_REWRITTEN])
+        info["word_loads"] = int(state[S_INSERTED])
 
     def chunks():
         ring = np.zeros(RING, np.int64)
-        state = np.zeros(2, np.int64)
+        state = np.zeros(7, np.int64)
+        state[S_OP] = state[S_PFN] = -1
         t_memmap = -1
         for c in trace.chunks():
             if t_memmap < 0:
