@@ -41,7 +41,7 @@ def _relaid(trace, layout: str | None, args, seed: int):
     if not layout:
         return trace
     from .kernel.relayout import Relayout, relayout
-    return relayout(trace, Relayout(layout, args.vmemmap, args.descriptor_order, seed))
+    return relayout(trace, Relayout(layout, args.vmemmap, args.descriptor_order, seed, args.memory))
 
 
 def _layouts(arg: str | None, seed: int, args) -> list[str | None]:
@@ -50,7 +50,7 @@ def _layouts(arg: str | None, seed: int, args) -> list[str | None]:
     from .kernel.relayout import Relayout
     names = [n.strip() for n in arg.split(",") if n.strip()]
     for n in names:                     # bad names fail before any trace is read
-        Relayout(n, args.vmemmap, args.descriptor_order, seed).check()
+        Relayout(n, args.vmemmap, args.descriptor_order, seed, args.memory).check()
     return names or [None]
 
 
@@ -233,12 +233,22 @@ def _address(text: str) -> int:
     return v
 
 
+def _bytes(text: str) -> int:
+    from .config import parse_size
+    try:
+        return parse_size(text, "--memory")
+    except CachesimError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _relayout_options(p) -> None:
     from .kernel.layouts import VMEMMAP
     p.add_argument("--vmemmap", type=_address, default=VMEMMAP,
                    help="vmemmap base of the traced kernel (vmemmap_base; default %(default)#x)")
     p.add_argument("--descriptor-order", choices=("random", "sequential"), default="random",
                    help="descriptor slots: seeded permutation of the PFN (aged) or PFN order")
+    p.add_argument("--memory", type=_bytes, default=16 << 30,
+                   help="RAM of the traced machine, for the random descriptor placement (default 16GiB)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -127,10 +127,9 @@ def test_random_order_is_a_seeded_permutation_of_slots():
     pfns = np.arange(5000, dtype=np.uint64)
     r = empty(len(pfns))
     r["addr"] = np.uint64(V) + np.uint64(64) * pfns + np.uint64(52)
-    r["size"] = 4
 
-    def desc(seed):
-        out = relayout(Trace(r, TraceMeta(), "t"), Relayout("memdesc", seed=seed)).records
+    def desc(seed, memory=16 << 30):
+        out = relayout(Trace(r, TraceMeta(), "t"), Relayout("memdesc", seed=seed, memory=memory)).records
         assert (out["addr"][0::2] == np.uint64(V) + np.uint64(8) * pfns).all()     # words do not move
         return out["addr"][1::2].astype(np.uint64) - np.uint64(D)
 
@@ -139,8 +138,20 @@ def test_random_order_is_a_seeded_permutation_of_slots():
     assert len(np.unique(a)) == len(pfns)
     within = a % np.uint64(4096)
     assert ((within - np.uint64(48)) % np.uint64(96) == 0).all() and (within < 42 * 96).all()
-    # aged: neighbouring PFNs' descriptors are not neighbours
+    # aged: neighbouring PFNs' descriptors are not neighbours, and they spread over the machine's RAM
     assert np.mean(np.abs(np.diff(a.astype(np.int64))) == 96) < 0.01
+    assert a.max() < 16 << 30 and a.max() > 8 << 30
+    small = desc(1, memory=64 << 20)                  # 16384 PFNs: 5000 of them fill 120 slab pages or more
+    assert small.max() < 64 << 20 and len(np.unique(small // np.uint64(4096))) >= 5000 // 42
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 1000, 4097, 42 * 1000 + 1])
+def test_permute_is_a_bijection(n):
+    from cachesim.kernel.relayout import permute
+    keys = np.array([11, 22, 33, 44], np.uint64)
+    got = [permute(x, n, keys) for x in range(n)]
+    assert sorted(got) == list(range(n))
+    assert n < 1000 or got != list(range(n))
 
 
 def test_structpage_only_retags():
@@ -208,6 +219,8 @@ def test_run_gives_both_columns(tmp_path, capsys, npy):
     (["--layout", "bogus"], "unknown layout 'bogus'"),
     (["--layout", "memdesc", "--vmemmap", "0xzz"], "is not an address"),
     (["--layout", "memdesc", "--vmemmap", "0x1234"], "page-aligned"),
+    (["--layout", "memdesc", "--memory", "12 parsecs"], "--memory"),
+    (["--layout", "memdesc", "--memory", "1000"], "whole 4 KiB pages"),
 ])
 def test_bad_relayout_arguments(tmp_path, capsys, npy, args, needle):
     rc, _, err = cli(capsys, "run", ROOT / "configs" / "cachegrind.toml", "--trace", npy, *args)

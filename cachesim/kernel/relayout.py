@@ -34,13 +34,21 @@ descriptors where memdesc reads one of each. The generated memdesc workloads
 (``cachesim trace --layout memdesc``) model folios exactly.
 
 Descriptors (``descriptor``): slab slots of ``layout.folio_desc`` bytes (96 for
-memdesc: KERNEL.md 2.7), packed 4096 // slot per slab page, the pages in a
-region of the direct map above 1 TiB of physical memory, so they never share a
-line with anything the trace itself touched. The slot of PFN p is p
-(``sequential``: descriptors allocated in PFN order, as after boot) or a seeded
-permutation of p (``random``: an aged system, where a folio's descriptor is
-wherever the slab had a free slot; the default, as in scenarios). Stateless,
-so any chunk of any length is re-laid the same way with bounded memory.
+memdesc: KERNEL.md 2.7), packed 4096 // slot per slab page, in a region of the
+direct map above 1 TiB of physical memory, so they never share a line with
+anything the trace itself touched. Two orders:
+
+* ``random`` (the default, as in the scenarios: an aged system): the slot of
+  PFN p is a seeded permutation of p over the machine's PFNs (``memory``,
+  default 16 GiB), so a folio's descriptor is wherever the slab had a free
+  slot, and each slab page sits at a seeded page of a RAM-sized range, as
+  memory.py scatters slab pages over the slab pageblocks: the TLB reach the
+  descriptors need is that of the machine's memory;
+* ``sequential`` (a freshly booted machine, the best case): slot = p, slab
+  pages in order, so PFN-adjacent pages have adjacent descriptors.
+
+Stateless, so any chunk of any length is re-laid the same way with bounded
+memory; the seed is the config's (``run``) or ``--seed`` (``convert``).
 """
 from __future__ import annotations
 
@@ -54,7 +62,7 @@ from ..trace import READ, RECORD_DTYPE, Trace
 from .layouts import LAYOUTS, PAGE_OFFSET, STRUCT_PAGE_FOLIO, VMEMMAP, Layout
 
 VMEMMAP_SPAN = 1 << 40           # the vmemmap area with 4-level paging: 1 TiB (Documentation/arch/x86/x86_64/mm.rst)
-PFN_BITS = 34                    # 2**40 / 64: PFNs the area can describe
+DEFAULT_MEMORY = 16 << 30        # the machine's RAM when not given: the default scenario's (workloads/server.toml)
 DESC_REGION = PAGE_OFFSET + (1 << 40)
 RING = 1 << 16                   # records over which dep is recounted exactly
 WORD_SITE = np.uint32(1 << 31)
@@ -90,18 +98,36 @@ def _mix(x):
 
 
 @njit(cache=True)
-def slot_of(pfn, keys):
-    """A bijection on [0, 2**PFN_BITS): a balanced Feistel network keyed by `keys`
-    (an empty key array: the identity, descriptors in PFN order)."""
-    if keys.shape[0] == 0:
-        return pfn
-    half = PFN_BITS // 2
-    mask = np.uint64((1 << half) - 1)
-    left = (np.uint64(pfn) >> np.uint64(half)) & mask
-    right = np.uint64(pfn) & mask
-    for k in range(keys.shape[0]):
-        left, right = right, left ^ (_mix(right ^ keys[k]) & mask)
-    return np.int64((left << np.uint64(half)) | right)
+def permute(x, n, keys):
+    """A seeded bijection on [0, n): a balanced Feistel network on the smallest even
+    number of bits covering n, cycle-walked back into range (at most ~4 steps on average)."""
+    bits = 2
+    while (1 << bits) < n:
+        bits += 2
+    half = np.uint64(bits // 2)
+    mask = np.uint64((1 << (bits // 2)) - 1)
+    y = np.uint64(x)
+    while True:
+        left = (y >> half) & mask
+        right = y & mask
+        for k in range(keys.shape[0]):
+            left, right = right, left ^ (_mix(right ^ keys[k]) & mask)
+        y = (left << half) | right
+        if y < np.uint64(n):
+            return np.int64(y)
+
+
+@njit(cache=True)
+def descriptor(pfn, npfns, slot_size, per_page, slot_keys, page_keys):
+    """Offset of PFN's descriptor in the descriptor region. No keys: slot = PFN, slab pages in
+    order. Keys: slot = a permutation of the PFN within the machine's npfns, and the slab page
+    holding it a permutation of the page number over npfns pages (scattered like RAM)."""
+    if slot_keys.shape[0] == 0:
+        return (pfn // per_page) * 4096 + (pfn % per_page) * slot_size
+    wrap = (pfn // npfns) * npfns         # a PFN above the memory given: the same scheme, one RAM higher
+    s = permute(pfn - wrap, npfns, slot_keys)
+    page = permute(s // per_page, npfns, page_keys)
+    return (wrap + page) * 4096 + (s % per_page) * slot_size
 
 
 @njit(cache=True, inline="always")
@@ -122,8 +148,8 @@ S_READ, S_INSERTED, S_WRITTEN, S_REWRITTEN, S_OP, S_PFN, S_WORD = range(7)
 
 
 @njit(cache=True)
-def relayout_chunk(inp, out, base, entry, word, offmap, desc_base, slot_size, per_page, keys,
-                   identity, t_memmap, t_desc, ring, state):
+def relayout_chunk(inp, out, base, entry, word, offmap, desc_base, npfns, slot_size, per_page, slot_keys,
+                   page_keys, identity, t_memmap, t_desc, ring, state):
     """Re-lay `inp` into `out` (at least 2*len(inp) long); returns records written.
     `state` (S_*): records read, word loads inserted, records written, struct page records
     re-laid, and the op, PFN and output index of the last word load."""
@@ -159,8 +185,7 @@ def relayout_chunk(inp, out, base, entry, word, offmap, desc_base, slot_size, pe
                     state[S_WORD] = n0 + n
                     n += 1
                     ins += 1
-                s = slot_of(pfn, keys)
-                daddr = desc_base + (s // per_page) * 4096 + (s % per_page) * slot_size \
+                daddr = desc_base + descriptor(pfn, npfns, slot_size, per_page, slot_keys, page_keys) \
                     + offmap[np.int64(rel & np.uint64(63))]
                 _put(out, n, np.uint64(daddr), rec.size, rec.kind, t_desc, rec.op, rec.site,
                      n0 + n - state[S_WORD], rec.weight)
@@ -182,6 +207,7 @@ class Relayout:
     vmemmap: int = VMEMMAP
     order: str = "random"
     seed: int = 0
+    memory: int = DEFAULT_MEMORY
 
     def check(self) -> Layout:
         if self.layout not in LAYOUTS:
@@ -192,6 +218,8 @@ class Relayout:
             raise CachesimError(f"layout {self.layout!r} has no descriptors to re-lay a struct page trace into")
         if self.order not in ORDERS:
             raise CachesimError(f"descriptor order {self.order!r}: expected one of {', '.join(ORDERS)}")
+        if not (1 << 20 <= self.memory <= 1 << 46) or self.memory % 4096:
+            raise CachesimError(f"memory {self.memory}: expected whole 4 KiB pages, 1 MiB to 64 TiB")
         if not (0 <= self.vmemmap < 1 << 64) or self.vmemmap % 4096:
             raise CachesimError(f"vmemmap base {self.vmemmap:#x}: expected a page-aligned 64-bit address")
         return target
@@ -200,14 +228,14 @@ class Relayout:
         if self.order == "sequential":
             return np.zeros(0, np.uint64)
         ss = np.random.SeedSequence([self.seed, 0x6D656D64])   # "memd": keys apart from other seeded draws
-        return ss.generate_state(FEISTEL_ROUNDS, np.uint64)
+        return ss.generate_state(2 * FEISTEL_ROUNDS, np.uint64)      # slots, then slab pages
 
     def describe(self) -> dict:
         t = LAYOUTS[self.layout]
         d = {"layout": self.layout, "vmemmap": f"{self.vmemmap:#x}"}
         if self.layout != IDENTITY:
-            d.update(descriptor_order=self.order, seed=self.seed, descriptor_slot=t.folio_desc,
-                     descriptor_region=f"{DESC_REGION:#x}", memmap_entry=t.entry)
+            d.update(descriptor_order=self.order, seed=self.seed, memory=self.memory,
+                     descriptor_slot=t.folio_desc, descriptor_region=f"{DESC_REGION:#x}", memmap_entry=t.entry)
         return d
 
 
@@ -234,6 +262,7 @@ def relayout(trace: Trace, how: Relayout) -> Trace:
     offmap = np.zeros(64, np.int64) if identity else offset_map(target)
     slot = max(16, target.folio_desc)
     keys = how.keys()
+    npfns = how.memory // 4096
     base = how.vmemmap - (1 << 64) if how.vmemmap >= 1 << 63 else how.vmemmap
     desc_base = DESC_REGION - (1 << 64)
 
@@ -255,8 +284,9 @@ def relayout(trace: Trace, how: Relayout) -> Trace:
             if t_memmap < 0:
                 t_memmap, t_desc = name_tags()
             out = np.empty(2 * len(c), RECORD_DTYPE)
-            n = relayout_chunk(c, out, base, target.entry, target.word, offmap, desc_base, slot, 4096 // slot,
-                               keys, identity, t_memmap, t_desc, ring, state)
+            n = relayout_chunk(c, out, base, target.entry, target.word, offmap, desc_base, npfns, slot,
+                               4096 // slot, keys[:FEISTEL_ROUNDS], keys[FEISTEL_ROUNDS:], identity,
+                               t_memmap, t_desc, ring, state)
             sync(state)
             yield out[:n]
         sync(state)
