@@ -29,26 +29,51 @@ def _write_json(path: str, data: dict) -> None:
     atomic_write_bytes(p, (json.dumps(data, indent=1) + "\n").encode())
 
 
+def _relaid(trace, layout: str | None, args, seed: int):
+    """`trace` re-laid into `layout` (--layout / --relayout), or as it is."""
+    if not layout:
+        return trace
+    from .kernel.relayout import Relayout, relayout
+    return relayout(trace, Relayout(layout, args.vmemmap, args.descriptor_order, seed, args.memory))
+
+
+def _layouts(arg: str | None, seed: int, args) -> list[str | None]:
+    if not arg:
+        return [None]
+    from .kernel.relayout import Relayout
+    names = [n.strip() for n in arg.split(",") if n.strip()]
+    for n in names:                     # bad names fail before any trace is read
+        Relayout(n, args.vmemmap, args.descriptor_order, seed, args.memory).check()
+    return names or [None]
+
+
 def cmd_run(args) -> int:
     from .api import as_machine, results, run_records
     from .readers import open_trace
-    from .report import format_run
+    from .report import format_layouts, format_run
     machine = as_machine(args.config)
     if not args.trace:
+        if args.layout:
+            raise CachesimError("--layout re-lays a trace: it needs --trace (the study sets its layouts in [study])")
         return _run_study(machine, args)
-    trace = open_trace(args.trace, args.format, skip_bad=args.skip_bad)
-    total = None if callable(trace.source) else len(trace)
     from .progress import bar as progress_bar
-    bar = progress_bar(total, args.quiet, Path(args.trace).name)
-    try:
-        run = run_records(machine, trace, workload=Path(args.trace).name,
-                          progress=bar.update if bar else None)
-    finally:
-        if bar:
-            bar.close()
-    if run["accesses"] == 0:
-        raise CachesimError(f"{args.trace}: trace has no records")
-    res = results(machine, [run])
+    runs = []
+    for layout in _layouts(args.layout, machine.seed, args):
+        trace = _relaid(open_trace(args.trace, args.format, skip_bad=args.skip_bad), layout, args, machine.seed)
+        total = None if callable(trace.source) else len(trace)
+        bar = progress_bar(total, args.quiet, Path(args.trace).name + (f" [{layout}]" if layout else ""))
+        try:
+            run = run_records(machine, trace, workload=Path(args.trace).name, layout=layout,
+                              progress=bar.update if bar else None)
+        finally:
+            if bar:
+                bar.close()
+        if run["accesses"] == 0:
+            raise CachesimError(f"{args.trace}: trace has no records")
+        if layout:
+            run["relayout"] = trace.meta.extra["relayout"]
+        runs.append(run)
+    res = results(machine, runs)
     if args.json:
         _write_json(args.json, res)
     if args.stats:
@@ -58,7 +83,9 @@ def cmd_run(args) -> int:
         from .plot import plots_for
         plots_for(res, args.plots)
     if not args.quiet or not (args.json or args.stats):
-        print(format_run(machine, run))
+        print("\n\n".join(format_run(machine, run) for run in runs))
+        if len(runs) > 1:
+            print("\n" + format_layouts(runs))
     return 0
 
 
@@ -172,6 +199,9 @@ def cmd_convert(args) -> int:
     from .readers import open_trace
     from .trace import TraceWriter
     trace = open_trace(args.input, args.format, skip_bad=args.skip_bad)
+    if args.relayout:
+        _layouts(args.relayout, args.seed, args)
+        trace = _relaid(trace, args.relayout, args, args.seed)
     out = Path(args.output)
     with TraceWriter(out, trace.meta) as w:
         for chunk in trace.chunks():
@@ -179,6 +209,8 @@ def cmd_convert(args) -> int:
         if w.count == 0:
             raise CachesimError(f"{args.input}: trace has no records")
     msg = f"{out}: {w.count} records"
+    if args.relayout:
+        msg += f" ({trace.meta.extra['relayout']['records_rewritten']} struct page accesses re-laid as {args.relayout})"
     if trace.meta.skipped_lines:
         msg += f", {trace.meta.skipped_lines} bad lines skipped"
     print(msg)
@@ -227,6 +259,46 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_layout(args) -> int:
+    from .kernel import layoutfile
+    from .kernel.dwarf import read_structs
+    lay = read_structs(args.vmlinux)
+    layoutfile.write(lay, args.output)
+    if args.output:
+        got = ", ".join(f"{n} {s.size} B ({len(s.members)} members)" for n, s in lay.structs.items())
+        dw = "/".join(str(v) for v in lay.dwarf_versions)
+        print(f"{args.output}: {got}; DWARF {dw}, {lay.units_read} compile units read")
+    return 0
+
+
+def _address(text: str) -> int:
+    try:
+        v = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an address (e.g. 0xffffea0000000000)") from None
+    if not 0 <= v < 1 << 64:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a 64-bit address")
+    return v
+
+
+def _bytes(text: str) -> int:
+    from .config import parse_size
+    try:
+        return parse_size(text, "--memory")
+    except CachesimError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _relayout_options(p) -> None:
+    from .kernel.layouts import VMEMMAP
+    p.add_argument("--vmemmap", type=_address, default=VMEMMAP,
+                   help="vmemmap base of the traced kernel (vmemmap_base; default %(default)#x)")
+    p.add_argument("--descriptor-order", choices=("random", "sequential"), default="random",
+                   help="descriptor slots: seeded permutation of the PFN (aged) or PFN order")
+    p.add_argument("--memory", type=_bytes, default=16 << 30,
+                   help="RAM of the traced machine, for the random descriptor placement (default 16GiB)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .readers import FORMATS
     p = _Parser(prog="cachesim", description="Fast CPU cache hierarchy simulator: struct page vs memdesc.")
@@ -242,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--stats")
     r.add_argument("--plots")
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--layout", help="replay a struct page trace once per layout, e.g. structpage,memdesc "
+                                    "(memdesc: vmemmap accesses re-laid as word + descriptor)")
+    _relayout_options(r)
     r.set_defaults(fn=cmd_run)
 
     t = sub.add_parser("trace", help="generate a kernel workload trace")
@@ -257,6 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", required=True)
     c.add_argument("--format", default="auto", choices=FORMATS)
     c.add_argument("--skip-bad", action="store_true")
+    c.add_argument("--relayout", metavar="LAYOUT", help="re-lay struct page accesses into LAYOUT (memdesc, ...)")
+    c.add_argument("--seed", type=int, default=0, help="seed of the random descriptor order (default 0)")
+    _relayout_options(c)
     c.set_defaults(fn=cmd_convert)
 
     pl = sub.add_parser("plot", help="redraw the figures of a results JSON")
@@ -279,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--format", default="auto", choices=FORMATS)
     i.add_argument("--skip-bad", action="store_true")
     i.set_defaults(fn=cmd_info)
+
+    ly = sub.add_parser("layout", help="struct page/folio/slab/ptdesc offsets from a vmlinux's DWARF")
+    ly.add_argument("--vmlinux", required=True, help="a vmlinux (or any ELF object) with DWARF")
+    ly.add_argument("-o", "--output", help="LAYOUT.toml to write (default: stdout)")
+    ly.set_defaults(fn=cmd_layout)
     return p
 
 

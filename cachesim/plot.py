@@ -194,7 +194,9 @@ def study_plots(res: dict, outdir: str | Path) -> list[Path]:
     d.mkdir(parents=True, exist_ok=True)
     if not any(r.get("layout") for r in res.get("runs", [])):
         return []
-    out = [misses_by_structure(res, d / "misses_by_structure.png"), overhead(res, d / "overhead.png")]
+    out = [misses_by_structure(res, d / "misses_by_structure.png")]
+    if res.get("overhead"):                      # a re-laid trace (run --layout) has no memory model
+        out.append(overhead(res, d / "overhead.png"))
     if res["runs"][0].get("cycles_per_op") is not None:
         out.insert(0, cycles_per_op(res, d / "cycles_per_op.png"))
     return out

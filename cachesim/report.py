@@ -30,3 +30,15 @@ def format_run(machine: Machine, run: dict) -> str:
     if tr.get("skipped_lines"):
         lines.append(f"  {tr['skipped_lines']} malformed input lines were skipped (--skip-bad)")
     return "\n".join(lines)
+
+
+def format_layouts(runs: list[dict]) -> str:
+    """One trace re-laid per layout: the numbers side by side, ratios against the first."""
+    first = runs[0]
+    lines = [f"{'layout':<12} {'records':>12} {'line acc':>12} {'mem reads':>11} {'cycles':>14}  vs {first['layout']}"]
+    for r in runs:
+        cyc = r.get("cycles")
+        ratio = f"{cyc / first['cycles']:.2f}x cycles" if cyc and first.get("cycles") and r is not first else ""
+        lines.append(f"{r['layout']:<12} {_n(r['accesses']):>12} {_n(r['line_accesses']):>12} "
+                     f"{_n(r['memory']['reads']):>11} {_n(round(cyc)) if cyc is not None else '-':>14}  {ratio}")
+    return "\n".join(lines)

@@ -389,6 +389,23 @@ def test_corrupt_gzip_is_a_trace_error(tmp_path):
         load(write(tmp_path, g[:12] + b"\xff" * 20 + g[32:], "c.gz"))
 
 
+@pytest.mark.parametrize("name", ["pf.srcline.txt", "pf.srccode.txt"])
+def test_srcline_and_srccode_output_is_sniffed_and_read(name):
+    """Real `perf script -F ...,srcline[,srccode]` output: a sample line, then indented source
+    lines. --format auto must recognise it (it did not: the continuation lines looked like
+    garbage to the sniffer), and every sample is read: 45, as perf report -D counted."""
+    from cachesim.readers import open_trace, sniff_format
+    path = PD / name
+    assert perf.sniff(path.read_bytes()) and sniff_format(path) == "perf"
+    samples = [ln for ln in path.read_text().splitlines() if " page-faults: " in ln]
+    assert len(samples) == 45
+    t = open_trace(path)
+    recs = t.records
+    assert len(recs) == 45 and t.meta.ignored_lines == len(path.read_text().splitlines()) - 45
+    assert recs["addr"].tolist() == [int(ln.split("page-faults:")[1].split()[0], 16) for ln in samples]
+    assert int(recs["addr"][5]) == 0x444F00 and int(recs["site"][5]) == 0x444F00   # _dl_aux_init
+
+
 def test_sniff():
     for name in ALL + ["pf.default.txt"]:
         assert perf.sniff((PD / name).read_bytes()), name

@@ -532,13 +532,18 @@ def sniff(head: bytes) -> bool:
     if len(head) >= 65536:
         lines = lines[:-1]
     seen = good = 0
+    after_sample = False
     for ln in lines:
         ln = ln.rstrip(b"\r")
         if not ln.strip() or ln.startswith(b"\t") or ln.lstrip().startswith(b"#") or b"PERF_RECORD_" in ln:
+            after_sample = False
             continue
+        sample = bool(_TIME_EVENT.search(ln) or _numbers_first(ln))
+        if not sample and after_sample and ln.startswith((b" ", b"|")):
+            continue          # srcline / srccode under a sample (-F +srcline,+srccode), as read() skips them
+        after_sample = sample
         seen += 1
-        if _TIME_EVENT.search(ln) or _numbers_first(ln):
-            good += 1
+        good += sample
         if seen >= 64:
             break
     return seen > 0 and good * 10 >= seen * 9
