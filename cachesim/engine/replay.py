@@ -23,22 +23,12 @@ from .timing import TRING, account, latencies
 from .tlb import translate
 from ..config import CacheConfig
 from .rawarray import prefetch
-from .stats import ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS
+from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
+                    R_RECORDS, count_op as _count_op)
+from .lean import plain, replay_lean
 
-# run-wide counters (arena region RUN)
-R_OPS, R_RECORDS, R_LINES, R_LASTOP, R_STARTED = range(5)
-NRUN = 12   # 5-7 timing.py, 8-10 prefetch bookkeeping
+NRUN = 12   # run-wide counters (stats.py R_*); 5-7 timing.py, 8-10 prefetch bookkeeping
 PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
-
-
-@njit(cache=True, inline="always")
-def _count_op(RUN, o):
-    # An op starts when its id exceeds every id seen before, so a path that
-    # revisits earlier ops (lru_walk's shrink phase) is not counted twice.
-    if RUN[R_STARTED] == 0 or o > RUN[R_LASTOP]:
-        RUN[R_OPS] += 1
-        RUN[R_LASTOP] = o
-        RUN[R_STARTED] = 1
 
 
 @njit(cache=True, inline="always")
@@ -401,9 +391,11 @@ def partitions(machine: Machine, threads: int) -> int:
 class EngineState:
     """A machine's cold caches; replays record chunks, possibly on 2 threads."""
 
-    def __init__(self, machine: Machine, threads: int | None = None):
+    def __init__(self, machine: Machine, threads: int | None = None, lean: bool | None = None):
         import os
         self.machine = machine
+        # the lean loop where it gives the same results (lean.plain); lean=False forces the generic one
+        self.kernel = replay_lean if (plain(machine) if lean is None else lean and plain(machine)) else replay_default
         if threads is None:
             threads = int(os.environ.get("CACHESIM_THREADS", "0")) or (os.cpu_count() or 1)
         self.nparts = partitions(machine, threads)
@@ -449,12 +441,12 @@ class EngineState:
             return
         houts = [np.empty(len(records), np.int8) for _ in range(self.nparts)]
         if self.nparts == 1:
-            replay_default(*cols, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
+            self.kernel(*cols, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
             return
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(self.nparts)
-        futs = [self._pool.submit(replay_default, *cols, a.M.ctypes.data, self.line_bits, i, self.nparts,
+        futs = [self._pool.submit(self.kernel, *cols, a.M.ctypes.data, self.line_bits, i, self.nparts,
                                   houts[i]) for i, a in enumerate(self.arenas)]
         for f in futs:
             f.result()

@@ -3,6 +3,8 @@
 Row ``n_caches`` holds memory traffic. Hits are derived (accesses - misses)
 so the hot loop increments as little as possible.
 """
+from numba import njit
+
 # access kinds as the caches see them
 K_READ, K_WRITE, K_IFETCH, K_PREFETCH = 0, 1, 2, 3
 KINDS = ("read", "write", "ifetch", "prefetch")
@@ -51,3 +53,17 @@ def level_dict(s) -> dict:
         "prefetch_useful": int(s[PF_USEFUL]),
         "prefetch_late": int(s[PF_LATE]),
     }
+
+
+# run-wide counters (arena region RUN, first words)
+R_OPS, R_RECORDS, R_LINES, R_LASTOP, R_STARTED = range(5)
+
+
+@njit(cache=True, inline="always")
+def count_op(RUN, o):
+    # An op starts when its id exceeds every id seen before, so a path that
+    # revisits earlier ops (lru_walk's shrink phase) is not counted twice.
+    if RUN[R_STARTED] == 0 or o > RUN[R_LASTOP]:
+        RUN[R_OPS] += 1
+        RUN[R_LASTOP] = o
+        RUN[R_STARTED] = 1

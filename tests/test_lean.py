@@ -1,0 +1,109 @@
+"""The lean replay loop (engine/lean.py) equals the generic one and the
+reference model on every plain machine: same counters, same cache contents,
+same cycles, chunked or not, on one thread or two."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import reference_model as ref
+from cachesim.config import machine_from_dict
+from cachesim.engine.lean import plain, replay_lean
+from cachesim.engine.replay import EngineState, replay_default
+from cachesim.trace import empty
+from test_reference_model import POLICIES, compare
+
+LINE = 16
+
+
+@st.composite
+def plain_cache(draw, level, serves="both"):
+    policy = draw(st.sampled_from(POLICIES))
+    ways = draw(st.sampled_from([1, 2, 4, 8, 16]) if policy == "tree_plru" else st.sampled_from([1, 2, 3, 5, 8, 17]))
+    sets = draw(st.sampled_from([1, 2, 3, 4, 8]))
+    return {"level": level, "serves": serves, "size": sets * ways * LINE, "assoc": ways,
+            "replacement_policy": policy}
+
+
+@st.composite
+def plain_machines(draw, timing=True):
+    caches = {}
+    if draw(st.booleans()):
+        caches["L1I"] = draw(plain_cache(1, "instructions"))
+        caches["L1D"] = draw(plain_cache(1, "data"))
+    else:
+        caches["L1"] = draw(plain_cache(1))
+    for lv in range(2, 2 + draw(st.integers(0, 3))):
+        caches[f"L{lv}"] = draw(plain_cache(lv))
+    raw = {"machine": {"name": "lean", "line_size": LINE, "seed": draw(st.integers(0, 2**32))},
+           "caches": caches, "replay": {"timing": timing and draw(st.booleans())},
+           "core": {"window": draw(st.sampled_from([1, 4, 64]))}}
+    m = machine_from_dict(raw)
+    assert plain(m)
+    return m
+
+
+@st.composite
+def traces(draw):
+    n = draw(st.integers(1, 400))
+    nlines = draw(st.integers(1, 60))
+    r = empty(n)
+    r["addr"] = draw(st.lists(st.integers(0, nlines * LINE - 1), min_size=n, max_size=n))
+    r["kind"] = draw(st.lists(st.sampled_from([0, 0, 0, 1, 1, 2, 3, 3, 4, 5]), min_size=n, max_size=n))
+    r["size"] = draw(st.lists(st.sampled_from([0, 1, 4, 8, 8, 16, 24, 40]), min_size=n, max_size=n))
+    r["tag"] = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    r["dep"] = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    r["op"] = np.cumsum(draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    return r
+
+
+def state(m, recs, lean, threads=1, chunk=None):
+    s = EngineState(m, threads=threads, lean=lean)
+    step = chunk or len(recs)
+    for i in range(0, len(recs), step):
+        s.replay(recs[i:i + step])
+    return s
+
+
+def assert_same(a, b):
+    assert np.array_equal(a.stats, b.stats)
+    assert np.array_equal(a.run[:8], b.run[:8])   # ops, records, lines, op bookkeeping, timing words
+    if a.nparts == b.nparts == 1:
+        assert np.array_equal(a.tags, b.tags)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_machines(), traces(), st.sampled_from([None, 1, 7, 64]))
+def test_lean_equals_generic(m, recs, chunk):
+    lean = state(m, recs, True, chunk=chunk)
+    assert lean.kernel is replay_lean
+    generic = state(m, recs, False)
+    assert generic.kernel is replay_default
+    assert_same(lean, generic)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_machines(timing=False), traces())
+def test_lean_matches_reference(m, recs):
+    assert EngineState(m).kernel is replay_lean
+    compare(m, recs)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_machines(), traces())
+def test_lean_partitioned_equals_one_thread(m, recs):
+    two = state(m, recs, True, threads=2)
+    one = state(m, recs, False, threads=1)
+    assert np.array_equal(two.stats, one.stats)
+    assert np.array_equal(two.run[:8], one.run[:8])
+
+
+@pytest.mark.parametrize("change", [
+    {"clusivity": "inclusive"}, {"clusivity": "exclusive"}, {"write_policy": "write_through"},
+    {"write_allocate": False}, {"prefetcher": "next_line"}])
+def test_not_plain_uses_generic_loop(change):
+    raw = {"machine": {"name": "x"}, "caches": {"L1": {"level": 1, "size": "1KiB", "assoc": 2},
+                                                 "L2": dict({"level": 2, "size": "4KiB", "assoc": 4}, **change)}}
+    m = machine_from_dict(raw)
+    assert not plain(m)
+    assert EngineState(m).kernel is replay_default
