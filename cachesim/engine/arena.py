@@ -5,7 +5,7 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
 
     P       per-cache parameters, NPARAM columns (geometry, policy, offsets)
     TAGS    line held by each entry (-1 = invalid); entries of all caches
-    DIRTY   dirty bit per entry
+    DIRTY   dirty bit per entry, one byte each (a 16-way set's bits share a host line)
     RS      replacement state per entry
     SS      replacement state per set
     CS      per-cache state rows (clock, RNG, ...)
@@ -38,7 +38,7 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
 import numpy as np
 from numba import njit
 
-from .rawarray import region
+from .rawarray import region, region8
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
            "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFB", "PFR", "PFS", "PFQ", "REG", "TLBMAP", "TLBLAT", "HDR")
@@ -67,13 +67,18 @@ CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
 
 
 def build(sizes: dict) -> tuple[np.ndarray, dict]:
-    """A zeroed arena with regions of the given sizes (int64 words)."""
+    """A zeroed arena with regions of the given sizes (int64 words). The
+    arena and every region start on a 64-byte host line, so a set of 8 ways
+    is one host line and a set of 16 ways two: the replay loops prefetch a
+    set's first and last entry and so get all of it."""
     offs = {"HDR": 0}
     pos = HEADER
     for name in REGIONS[:-1]:
         offs[name] = pos
-        pos += int(sizes.get(name, 0))
-    M = np.zeros(pos, np.int64)
+        pos += -(-int(sizes.get(name, 0)) // 8) * 8
+    buf = np.zeros(pos + 8, np.int64)
+    skip = (-buf.ctypes.data % 64) // 8
+    M = buf[skip:skip + pos]
     for i, name in enumerate(REGIONS):
         M[i] = offs[name]
     return M, offs
@@ -83,7 +88,7 @@ def build(sizes: dict) -> tuple[np.ndarray, dict]:
 def regions(base):
     """The region pointers of the arena starting at address `base`."""
     h = region(base, 0)
-    return (region(base, h[0]), region(base, h[1]), region(base, h[2]), region(base, h[3]),
+    return (region(base, h[0]), region(base, h[1]), region8(base, h[2]), region(base, h[3]),
             region(base, h[4]), region(base, h[5]), region(base, h[6]), region(base, h[7]),
             region(base, h[8]), region(base, h[9]), region(base, h[10]), region(base, h[11]),
             region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]),

@@ -70,12 +70,13 @@ def find(R, c, line):
 
 @njit(cache=True, inline="always")
 def scan(TAGS, e0, ways, line):
-    found = -1
-    # no early exit: the host vectorises the comparison
-    for e in range(e0, e0 + ways):
-        if TAGS[e] == line:
-            found = e
-    return found
+    # A line is held at most once per set, so the sum of (match * way+1) is
+    # the matching way: independent compares and adds the host vectorises,
+    # where "remember the last match" would be a serial chain of selects.
+    acc = 0
+    for k in range(ways):
+        acc += (TAGS[e0 + k] == line) * (k + 1)
+    return e0 + acc - 1 if acc else -1
 
 
 @njit(cache=True, inline="always")
@@ -154,7 +155,7 @@ def insert_at(R, c, line, d, tag, e0, s):
     if w < 0:
         w = pol.victim(pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
         vline = TAGS[e0 + w]
-        vd = DIRTY[e0 + w]
+        vd = np.int64(DIRTY[e0 + w])
         bump(R, c, tag, EVICT)
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d

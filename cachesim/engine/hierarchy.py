@@ -33,6 +33,7 @@ writeback(b, v)    dirty data arrives: hit -> touch, dirty (or, write-through,
 The victim/send/place/writeback cascade runs on a small explicit stack that
 reproduces the depth-first order of the recursive definition.
 """
+import numpy as np
 from numba import njit
 
 from .arena import (CLUS, EXCLUSIVE, H_NCACHE, H_PREFETCH, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR,
@@ -185,7 +186,7 @@ def fill(R, path, n, s, line, k, tag):
             if e >= 0:
                 h = pos
                 if pos > 0 and par(R, c, CLUS) == EXCLUSIVE:
-                    carried = R[R_DIRTY][e]
+                    carried = np.int64(R[R_DIRTY][e])
                     remove(R, c, e)
                 else:
                     touch_at(R, c, e, e0, st)
@@ -195,7 +196,7 @@ def fill(R, path, n, s, line, k, tag):
         else:
             h = pos
             if pos > 0 and par(R, c, CLUS) == EXCLUSIVE:
-                carried = R[R_DIRTY][e]
+                carried = np.int64(R[R_DIRTY][e])
                 remove(R, c, e)
             else:
                 touch(R, c, e)

@@ -22,12 +22,13 @@ from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from .arena import (H_NCACHE, H_NPATHD, H_NPATHI, H_TIMING, R_DIRTY, R_HDR, R_HINT, R_LAT, R_PATHD,
                     R_PATHI, R_RUN, R_SCR, R_SS, R_TAGS, SOFF, WAYS, regions)
 from .cache import bump, insert_at, par, scan, set_base, touch, touch_at
-from .rawarray import prefetch
+from .rawarray import as_ptr, prefetch
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, R_LINES, R_RECORDS,
                     WB_IN, WB_IN_MISS, WRITEBACK, count_op)
 from .timing import account
 
 AHEAD = 12          # records of look-ahead for host prefetches of lower-level sets
+REC_AHEAD = 64      # records of look-ahead for the trace rows (2 KiB)
 
 
 def plain(machine) -> bool:
@@ -103,7 +104,7 @@ def _access(R, path, n, line, k, dirty1, t):
 
 
 @njit(cache=True, nogil=True)
-def replay_lean(addr, size, kind, tag, op, dep, site, base, line_bits, part, nparts, hout):
+def replay_lean(rec, base, line_bits, part, nparts, hout):
     """replay_default's contract (same arguments, same state, same results)
     for machines where plain() holds."""
     R = regions(base)
@@ -119,32 +120,36 @@ def replay_lean(addr, size, kind, tag, op, dep, site, base, line_bits, part, npa
     lb = np.uint64(line_bits)
     line_mask = np.uint64((1 << line_bits) - 1)
     pmask = nparts - 1
-    nrec = addr.shape[0]
+    nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS]
     lines = 0
+    RECP = as_ptr(rec.ctypes.data)
     last_pf = -1
     for r in range(nrec):
+        prefetch(RECP, 4 * (r + REC_AHEAD))   # the trace itself: host prefetchers miss it in a VM
         if r + AHEAD < nrec:
-            fl = np.int64(addr[r + AHEAD] >> lb)
+            fl = np.int64(rec[r + AHEAD].addr >> lb)
             if fl != last_pf and (fl & pmask) == part:
                 last_pf = fl
                 for pos in range(1, npd):
                     c = pd[pos]
                     s, e0 = set_base(R, c, fl)
+                    e1 = e0 + par(R, c, WAYS) - 1
                     prefetch(TAGS, e0)
-                    prefetch(TAGS, e0 + 8)
+                    prefetch(TAGS, e1)
                     prefetch(DIRTY, e0)
+                    prefetch(DIRTY, e1)
                     prefetch(R[R_SS], par(R, c, SOFF) + s)
-        a = addr[r]
-        t = np.int64(tag[r])
+        a = rec[r].addr
+        t = np.int64(rec[r].tag)
         if part == 0:
-            count_op(RUN, np.int64(op[r]))
-        sz = np.int64(size[r])
+            count_op(RUN, np.int64(rec[r].op))
+        sz = np.int64(rec[r].size)
         if sz < 1:
             sz = 1
         first = np.int64(a >> lb)
         last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
-        kd = kind[r]
+        kd = rec[r].kind
         path = pd
         n = npd
         k = K_READ
@@ -185,7 +190,7 @@ def replay_lean(addr, size, kind, tag, op, dep, site, base, line_bits, part, npa
         if timing:
             lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
             waits = kd == READ or kd == RMW or kd == IFETCH
-            account(R, rg0 + r, np.int64(dep[r]), lat, h, path, n, waits)
+            account(R, rg0 + r, np.int64(rec[r].dep), lat, h, path, n, waits)
     RUN[R_LINES] += lines
     if part == 0:
         RUN[R_RECORDS] += nrec

@@ -24,6 +24,17 @@ def as_ptr(typingctx, addr):
 
 
 @intrinsic
+def as_ptr8(typingctx, addr):
+    """A uint8 pointer from an integer address (byte-sized per-entry flags)."""
+    sig = types.CPointer(types.uint8)(types.intp)
+
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
+
+    return sig, codegen
+
+
+@intrinsic
 def prefetch(typingctx, ptr, idx):
     """Hint the host CPU to fetch ptr[idx] (llvm.prefetch, read, keep)."""
     if not isinstance(ptr, types.CPointer) or not isinstance(idx, types.Integer):
@@ -61,3 +72,8 @@ def cttz(typingctx, x):
 @njit(cache=True, inline="always")
 def region(base, off):
     return as_ptr(base + 8 * off)
+
+
+@njit(cache=True, inline="always")
+def region8(base, off):
+    return as_ptr8(base + 8 * off)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ..config import Machine
-from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
+from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
 from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
                     H_TIMING, H_WINDOW, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
@@ -22,10 +22,10 @@ from . import prefetchers as pfm
 from .timing import TRING, account, latencies
 from .tlb import translate
 from ..config import CacheConfig
-from .rawarray import prefetch
+from .rawarray import as_ptr, prefetch
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
-from .lean import plain, replay_lean
+from .lean import REC_AHEAD, plain, replay_lean
 
 NRUN = 12   # run-wide counters (stats.py R_*); 5-7 timing.py, 8-10 prefetch bookkeeping
 PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
@@ -37,18 +37,22 @@ def _prefetch_sets(R, path, n, line):
     for pos in range(1, n):
         c = path[pos]
         s, e0 = set_base(R, c, line)
+        e1 = e0 + par(R, c, WAYS) - 1     # a set of <= 16 ways spans at most two host lines
         prefetch(R[R_TAGS], e0)
-        prefetch(R[R_TAGS], e0 + 8)
+        prefetch(R[R_TAGS], e1)
         prefetch(R[R_DIRTY], e0)
+        prefetch(R[R_DIRTY], e1)
         prefetch(R[R_SS], par(R, c, SOFF) + s)
 
 
 @njit(cache=True, nogil=True)
-def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, nparts, hout):
+def replay_default(rec, base, line_bits, part, nparts, hout):
     """Replay records on the arena at `base`. With nparts > 1 this arena
     simulates only the lines with line % nparts == part (set partitioning,
     see EngineState) and writes each record's hit level to hout for the
-    timing pass; with nparts == 1 it times records as it goes."""
+    timing pass; with nparts == 1 it times records as it goes. `rec` is a
+    contiguous array of trace.RECORD_DTYPE: fields at fixed offsets of one
+    32-byte row are cheaper to load than seven strided column views."""
     R = regions(base)
     TAGS = R[R_TAGS]
     HINT = R[R_HINT]
@@ -61,7 +65,7 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
     d1_ways = par(R, d1, WAYS)
     lb = np.uint64(line_bits)
     line_mask = np.uint64((1 << line_bits) - 1)
-    nrec = addr.shape[0]
+    nrec = rec.shape[0]
     lines = 0
     last_pf = -1
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
@@ -70,22 +74,24 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
     LAT = R[R_LAT]
     rg0 = RUN[R_RECORDS]
     pmask = nparts - 1
+    RECP = as_ptr(rec.ctypes.data)
     for r in range(nrec):
+        prefetch(RECP, 4 * (r + REC_AHEAD))   # the trace itself: host prefetchers miss it in a VM
         if r + PREFETCH_AHEAD < nrec:
-            fl = np.int64(addr[r + PREFETCH_AHEAD] >> lb)
+            fl = np.int64(rec[r + PREFETCH_AHEAD].addr >> lb)
             if fl != last_pf and (fl & pmask) == part:
                 last_pf = fl
                 _prefetch_sets(R, pd, npd, fl)
-        a = addr[r]
-        t = np.int64(tag[r])
+        a = rec[r].addr
+        t = np.int64(rec[r].tag)
         if part == 0:
-            _count_op(RUN, np.int64(op[r]))
-        sz = np.int64(size[r])
+            _count_op(RUN, np.int64(rec[r].op))
+        sz = np.int64(rec[r].size)
         if sz < 1:
             sz = 1
         first = np.int64(a >> lb)
         last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
-        kd = kind[r]
+        kd = rec[r].kind
         if first == last and (first & pmask) != part:
             hout[r] = -1
             continue
@@ -115,9 +121,9 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
                     R[R_DIRTY][e] = 1
                 if pf:
                     prefetched_hit(R, d1, e, 0)
-                    run_prefetchers(R, pd, npd, first, np.int64(site[r]), 0, t)
+                    run_prefetchers(R, pd, npd, first, np.int64(rec[r].site), 0, t)
                 if timing:
-                    account(R, rg0 + r, np.int64(dep[r]), LAT[0] + tl, 0, pd, npd, kd == READ)
+                    account(R, rg0 + r, np.int64(rec[r].dep), LAT[0] + tl, 0, pd, npd, kd == READ)
                 hout[r] = 0
                 continue
         # one call site each for fill and write keeps the compiled code small
@@ -156,19 +162,19 @@ def replay_default(addr, size, kind, tag, op, dep, site, base, line_bits, part, 
                     if got > h:
                         h = got
             if pf and kd != IFETCH and k != K_PREFETCH:
-                run_prefetchers(R, pd, npd, line, np.int64(site[r]), hl, t)
+                run_prefetchers(R, pd, npd, line, np.int64(rec[r].site), hl, t)
         hout[r] = h
         if timing:
             lat = (LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]) + tl
             waits = kd == READ or kd == RMW or kd == IFETCH
-            account(R, rg0 + r, np.int64(dep[r]), lat, h, path, n, waits)
+            account(R, rg0 + r, np.int64(rec[r].dep), lat, h, path, n, waits)
     RUN[R_LINES] += lines
     if part == 0:
         RUN[R_RECORDS] += nrec
 
 
 @njit(cache=True, nogil=True)
-def timing_pass(kind, dep, h0, h1, base):
+def timing_pass(rec, h0, h1, base):
     """Time records from the hit levels the partitions found (the deeper of
     the two when a record's lines fell in both), in record order."""
     R = regions(base)
@@ -177,16 +183,16 @@ def timing_pass(kind, dep, h0, h1, base):
     ncache = R[R_HDR][H_NCACHE]
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
-    nrec = kind.shape[0]
+    nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS] - nrec
     for r in range(nrec):
         h = max(h0[r], h1[r])
-        kd = kind[r]
+        kd = rec[r].kind
         if kd == IFETCH:
-            account(R, rg0 + r, np.int64(dep[r]), LAT[ncache + 1 + h], h, pi, npi, True)
+            account(R, rg0 + r, np.int64(rec[r].dep), LAT[ncache + 1 + h], h, pi, npi, True)
         else:
             waits = kd == READ or kd == RMW
-            account(R, rg0 + r, np.int64(dep[r]), LAT[h], h, pd, npd, waits)
+            account(R, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd, npd, waits)
 
 
 @njit(cache=True, inline="always")
@@ -212,7 +218,7 @@ def _cg_ref(R, c, b1, b2, t):
 
 
 @njit(cache=True)
-def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
+def replay_cachegrind(rec, base, line_bits):
     """Valgrind Cachegrind's I1/D1/LL counting (FORMATS.md 2.3): one access
     per reference even when it straddles two lines, at most one miss, M as
     one read, sizes clamped to the line size, and the LL probed with the
@@ -225,16 +231,16 @@ def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
     line = np.int64(1) << line_bits
     lb = np.uint64(line_bits)
     lines = 0
-    for r in range(addr.shape[0]):
-        a = addr[r]
-        t = np.int64(tag[r])
-        _count_op(RUN, np.int64(op[r]))
-        sz = np.int64(size[r])
+    for r in range(rec.shape[0]):
+        a = rec[r].addr
+        t = np.int64(rec[r].tag)
+        _count_op(RUN, np.int64(rec[r].op))
+        sz = np.int64(rec[r].size)
         if sz > line:
             sz = line
         if sz < 1:
             sz = 1
-        kd = kind[r]
+        kd = rec[r].kind
         if kd == IFETCH:
             c1 = pi[0]
             k = K_IFETCH
@@ -252,7 +258,7 @@ def replay_cachegrind(addr, size, kind, tag, op, base, line_bits):
                 bump(R, ll, t, MISS + k)
                 bump(R, R[R_HDR][H_NCACHE], t, MEM_READ)
     RUN[R_LINES] += lines
-    RUN[R_RECORDS] += addr.shape[0]
+    RUN[R_RECORDS] += rec.shape[0]
 
 
 def _tlb_rows(machine: Machine) -> list:
@@ -274,7 +280,7 @@ class _Arena:
         entries = sum(c.sets * c.assoc for c in caches)
         nsets = sum(c.sets for c in caches)
         M, offs = build({
-            "P": n * NPARAM, "TAGS": entries, "DIRTY": entries, "RS": entries, "SS": nsets,
+            "P": n * NPARAM, "TAGS": entries, "DIRTY": -(-entries // 8), "RS": entries, "SS": nsets,
             "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
             "VALID": n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
@@ -286,7 +292,7 @@ class _Arena:
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
         self.tags = view("TAGS", entries)
         self.tags[:] = -1
-        self.dirty = view("DIRTY", entries)
+        self.dirty = view("DIRTY", -(-entries // 8)).view(np.uint8)[:entries]
         ss = view("SS", nsets)
         self.cs = view("CS", n * pol.CS_COLUMNS).reshape(n, pol.CS_COLUMNS)
         self.stats = view("STATS", (n + 1) * NTAGS * NCNT).reshape(n + 1, NTAGS, NCNT)
@@ -388,6 +394,15 @@ def partitions(machine: Machine, threads: int) -> int:
     return 2
 
 
+def _contiguous(records: np.ndarray) -> np.ndarray:
+    """The kernels take one writable, contiguous RECORD_DTYPE array (one
+    compiled signature); anything else (a read-only memmap, a strided view,
+    another field order) is copied into one."""
+    if records.dtype == RECORD_DTYPE and records.flags.c_contiguous and records.flags.writeable:
+        return records
+    return np.array(records, dtype=RECORD_DTYPE, order="C")
+
+
 class EngineState:
     """A machine's cold caches; replays record chunks, possibly on 2 threads."""
 
@@ -434,24 +449,23 @@ class EngineState:
     def replay(self, records: np.ndarray) -> None:
         if len(records) == 0:
             return
-        cols = (records["addr"], records["size"], records["kind"], records["tag"], records["op"],
-                records["dep"], records["site"])
+        rec = _contiguous(records)
         if self.machine.semantics == "cachegrind":
-            replay_cachegrind(*cols[:5], self.M.ctypes.data, self.line_bits)
+            replay_cachegrind(rec, self.M.ctypes.data, self.line_bits)
             return
-        houts = [np.empty(len(records), np.int8) for _ in range(self.nparts)]
+        houts = [np.empty(len(rec), np.int8) for _ in range(self.nparts)]
         if self.nparts == 1:
-            self.kernel(*cols, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
+            self.kernel(rec, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
             return
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(self.nparts)
-        futs = [self._pool.submit(self.kernel, *cols, a.M.ctypes.data, self.line_bits, i, self.nparts,
-                                  houts[i]) for i, a in enumerate(self.arenas)]
+        futs = [self._pool.submit(self.kernel, rec, a.M.ctypes.data, self.line_bits, i, self.nparts, houts[i])
+                for i, a in enumerate(self.arenas)]
         for f in futs:
             f.result()
         if self.arenas[0].M[H_TIMING] == 1:  # partitioned: time the records in order now
-            timing_pass(cols[2], cols[5], houts[0], houts[1], self.M.ctypes.data)
+            timing_pass(rec, houts[0], houts[1], self.M.ctypes.data)
 
     def cached_in(self, name: str, addr: int) -> bool:
         """Is the line holding byte `addr` in cache `name`?"""
