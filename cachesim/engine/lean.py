@@ -20,15 +20,14 @@ from numba import njit
 
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
 from .arena import (H_NCACHE, H_NPATHD, H_NPATHI, H_TIMING, R_DIRTY, R_HDR, R_HINT, R_LAT, R_PATHD,
-                    R_PATHI, R_RUN, R_SCR, R_SS, R_TAGS, SOFF, WAYS, regions)
+                    R_PATHI, R_RUN, R_SCR, R_TAGS, WAYS, regions)
 from .cache import bump, insert_at, par, scan, set_base, touch, touch_at
-from .rawarray import as_ptr, prefetch
+from .lookahead import look_ahead, record_lines
+from .rawarray import as_ptr
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, R_LINES, R_RECORDS,
                     WB_IN, WB_IN_MISS, WRITEBACK, count_op)
 from .timing import account
 
-AHEAD = 12          # records of look-ahead for host prefetches of lower-level sets
-REC_AHEAD = 64      # records of look-ahead for the trace rows (2 KiB)
 
 
 def plain(machine) -> bool:
@@ -118,7 +117,6 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     ncache = R[R_HDR][H_NCACHE]
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
     lb = np.uint64(line_bits)
-    line_mask = np.uint64((1 << line_bits) - 1)
     pmask = nparts - 1
     nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS]
@@ -126,29 +124,11 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     RECP = as_ptr(rec.ctypes.data)
     last_pf = -1
     for r in range(nrec):
-        prefetch(RECP, 4 * (r + REC_AHEAD))   # the trace itself: host prefetchers miss it in a VM
-        if r + AHEAD < nrec:
-            fl = np.int64(rec[r + AHEAD].addr >> lb)
-            if fl != last_pf and (fl & pmask) == part:
-                last_pf = fl
-                for pos in range(1, npd):
-                    c = pd[pos]
-                    s, e0 = set_base(R, c, fl)
-                    e1 = e0 + par(R, c, WAYS) - 1
-                    prefetch(TAGS, e0)
-                    prefetch(TAGS, e1)
-                    prefetch(DIRTY, e0)
-                    prefetch(DIRTY, e1)
-                    prefetch(R[R_SS], par(R, c, SOFF) + s)
-        a = rec[r].addr
+        last_pf = look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf)
+        a, first, last = record_lines(rec, r, line_bits)
         t = np.int64(rec[r].tag)
         if part == 0:
             count_op(RUN, np.int64(rec[r].op))
-        sz = np.int64(rec[r].size)
-        if sz < 1:
-            sz = 1
-        first = np.int64(a >> lb)
-        last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
         kd = rec[r].kind
         path = pd
         n = npd

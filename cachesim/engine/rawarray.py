@@ -12,26 +12,22 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 
-@intrinsic
-def as_ptr(typingctx, addr):
-    """An int64 pointer from an integer address."""
-    sig = types.CPointer(types.int64)(types.intp)
+def _ptr_cast(dtype, name):
+    def typer(typingctx, addr):
+        sig = types.CPointer(dtype)(types.intp)
 
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(dtype)))
 
-    return sig, codegen
+        return sig, codegen
+    typer.__name__ = typer.__qualname__ = name
+    return typer
 
 
-@intrinsic
-def as_ptr8(typingctx, addr):
-    """A uint8 pointer from an integer address (byte-sized per-entry flags)."""
-    sig = types.CPointer(types.uint8)(types.intp)
-
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint8)))
-
-    return sig, codegen
+as_ptr = intrinsic(_ptr_cast(types.int64, "as_ptr"))
+as_ptr.__doc__ = "An int64 pointer from an integer address."
+as_ptr8 = intrinsic(_ptr_cast(types.uint8, "as_ptr8"))
+as_ptr8.__doc__ = "A uint8 pointer from an integer address (byte-sized per-entry flags)."
 
 
 @intrinsic

@@ -14,7 +14,7 @@ from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
 from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
                     H_TIMING, H_WINDOW, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
-                    R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_SS, R_TAGS, SETS, SLICES, SOFF, SPS,
+                    R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
 from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
@@ -22,27 +22,13 @@ from . import prefetchers as pfm
 from .timing import TRING, account, latencies
 from .tlb import translate
 from ..config import CacheConfig
-from .rawarray import as_ptr, prefetch
+from .rawarray import as_ptr
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
-from .lean import REC_AHEAD, plain, replay_lean
+from .lean import plain, replay_lean
+from .lookahead import look_ahead, record_lines
 
 NRUN = 12   # run-wide counters (stats.py R_*); 5-7 timing.py, 8-10 prefetch bookkeeping
-PREFETCH_AHEAD = 12  # records; enough to cover a host DRAM miss
-
-
-@njit(cache=True, inline="always")
-def _prefetch_sets(R, path, n, line):
-    """Ask the host for the sets `line` maps to below level 1."""
-    for pos in range(1, n):
-        c = path[pos]
-        s, e0 = set_base(R, c, line)
-        e1 = e0 + par(R, c, WAYS) - 1     # a set of <= 16 ways spans at most two host lines
-        prefetch(R[R_TAGS], e0)
-        prefetch(R[R_TAGS], e1)
-        prefetch(R[R_DIRTY], e0)
-        prefetch(R[R_DIRTY], e1)
-        prefetch(R[R_SS], par(R, c, SOFF) + s)
 
 
 @njit(cache=True, nogil=True)
@@ -64,7 +50,6 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     d1_wb = par(R, d1, WB)
     d1_ways = par(R, d1, WAYS)
     lb = np.uint64(line_bits)
-    line_mask = np.uint64((1 << line_bits) - 1)
     nrec = rec.shape[0]
     lines = 0
     last_pf = -1
@@ -76,21 +61,11 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     pmask = nparts - 1
     RECP = as_ptr(rec.ctypes.data)
     for r in range(nrec):
-        prefetch(RECP, 4 * (r + REC_AHEAD))   # the trace itself: host prefetchers miss it in a VM
-        if r + PREFETCH_AHEAD < nrec:
-            fl = np.int64(rec[r + PREFETCH_AHEAD].addr >> lb)
-            if fl != last_pf and (fl & pmask) == part:
-                last_pf = fl
-                _prefetch_sets(R, pd, npd, fl)
-        a = rec[r].addr
+        last_pf = look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf)
+        a, first, last = record_lines(rec, r, line_bits)
         t = np.int64(rec[r].tag)
         if part == 0:
             _count_op(RUN, np.int64(rec[r].op))
-        sz = np.int64(rec[r].size)
-        if sz < 1:
-            sz = 1
-        first = np.int64(a >> lb)
-        last = first + ((np.int64(a & line_mask) + sz - 1) >> line_bits)
         kd = rec[r].kind
         if first == last and (first & pmask) != part:
             hout[r] = -1

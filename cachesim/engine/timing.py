@@ -22,7 +22,7 @@ are the last retirement; `serial_cycles` adds the latencies with no overlap.
 """
 from numba import njit
 
-from .arena import H_NCACHE, H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_MSH, R_MSHI, R_P, R_RUN, R_STATS, R_TIME
+from .arena import H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_MSH, R_MSHI, R_P, R_RUN, R_STATS, R_TIME
 from .stats import NCNT, NTAGS, PF_LATE
 
 TRING = 4096  # dependencies further back than this are complete by then

@@ -2,8 +2,6 @@
 rounding), total, as a share of RAM (KERNEL.md section 5)."""
 from __future__ import annotations
 
-import numpy as np
-
 from .layouts import PAGE_SIZE, Layout
 from .memory import PGTABLE, SLAB, Memory
 

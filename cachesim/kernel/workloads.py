@@ -23,7 +23,7 @@ from numba import njit
 
 from ..trace import PREFETCHW, READ, RMW, WRITE
 from .layouts import PAGE_OFFSET_S, VMEMMAP_S, Layout
-from .memory import ANON, FILE, FREE, LRU_LISTS, Memory, Placement
+from .memory import ANON, FILE, FREE
 
 TAGS = ["memmap", "descriptor", "xa_node", "address_space", "lruvec", "data", "pagetable", "zone",
         "memcg", "pageblock_flags", "buddy_links", "vma"]

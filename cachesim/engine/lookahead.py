@@ -1,0 +1,59 @@
+"""Host prefetches the replay loops issue ahead of the record they are on,
+and the decoding of a record's line range, shared by both loops.
+
+A replay is bound by the host's memory latency: the trace rows stream from
+DRAM (in a VM the host's own prefetchers miss them) and each lower-level set
+is a random host cache line. Asking for both a few records early lets those
+misses overlap with the simulation of the records in between.
+"""
+import numpy as np
+from numba import njit
+
+from .arena import H_NPATHD, R_DIRTY, R_HDR, R_PATHD, R_SS, R_TAGS, SOFF, WAYS
+from .cache import par, set_base
+from .rawarray import prefetch
+
+REC_AHEAD = 64   # trace rows (2 KiB) ahead
+SET_AHEAD = 12   # records ahead for the sets of levels 2 and below
+
+
+@njit(cache=True, inline="always")
+def prefetch_sets(R, line):
+    """Ask the host for the sets `line` maps to below level 1 (a set of up to
+    16 ways spans at most two host lines: arena.build aligns them)."""
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    for pos in range(1, npd):
+        c = pd[pos]
+        s, e0 = set_base(R, c, line)
+        e1 = e0 + par(R, c, WAYS) - 1
+        prefetch(R[R_TAGS], e0)
+        prefetch(R[R_TAGS], e1)
+        prefetch(R[R_DIRTY], e0)
+        prefetch(R[R_DIRTY], e1)
+        prefetch(R[R_SS], par(R, c, SOFF) + s)
+
+
+@njit(cache=True, inline="always")
+def look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf):
+    """Prefetch for record r's successors; returns the line last prefetched
+    (a stream asks for each line's sets once)."""
+    prefetch(RECP, 4 * (r + REC_AHEAD))
+    if r + SET_AHEAD < rec.shape[0]:
+        fl = np.int64(rec[r + SET_AHEAD].addr >> lb)
+        if fl != last_pf and (fl & pmask) == part:
+            prefetch_sets(R, fl)
+            return fl
+    return last_pf
+
+
+@njit(cache=True, inline="always")
+def record_lines(rec, r, line_bits):
+    """(address, first line, last line) of record r: a size-0 record touches
+    one byte, an access spanning k lines touches each of them."""
+    a = rec[r].addr
+    sz = np.int64(rec[r].size)
+    if sz < 1:
+        sz = 1
+    first = np.int64(a >> np.uint64(line_bits))
+    last = first + ((np.int64(a & np.uint64((1 << line_bits) - 1)) + sz - 1) >> line_bits)
+    return a, first, last
