@@ -124,8 +124,9 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     RECP = as_ptr(rec.ctypes.data)
     last_pf = -1
     for r in range(nrec):
-        last_pf = look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf)
-        a, first, last = record_lines(rec, r, line_bits)
+        last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
+        a = rec[r].addr
+        first, last = record_lines(a, rec[r].size, line_bits)
         t = np.int64(rec[r].tag)
         if part == 0:
             count_op(RUN, np.int64(rec[r].op))

@@ -34,12 +34,15 @@ def prefetch_sets(R, line):
 
 
 @njit(cache=True, inline="always")
-def look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf):
+def look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf):
     """Prefetch for record r's successors; returns the line last prefetched
-    (a stream asks for each line's sets once)."""
+    (a stream asks for each line's sets once). RECP points at the records
+    (4 words each, `addr` first): helpers take no arrays, because numba
+    reference-counts an array at every call, inlined or not, and on this
+    path that costs more than the prefetches save."""
     prefetch(RECP, 4 * (r + REC_AHEAD))
-    if r + SET_AHEAD < rec.shape[0]:
-        fl = np.int64(rec[r + SET_AHEAD].addr >> lb)
+    if r + SET_AHEAD < nrec:
+        fl = np.int64(np.uint64(RECP[4 * (r + SET_AHEAD)]) >> lb)
         if fl != last_pf and (fl & pmask) == part:
             prefetch_sets(R, fl)
             return fl
@@ -47,13 +50,12 @@ def look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf):
 
 
 @njit(cache=True, inline="always")
-def record_lines(rec, r, line_bits):
-    """(address, first line, last line) of record r: a size-0 record touches
-    one byte, an access spanning k lines touches each of them."""
-    a = rec[r].addr
-    sz = np.int64(rec[r].size)
+def record_lines(a, size, line_bits):
+    """(first line, last line) of an access: a size-0 record touches one
+    byte, an access spanning k lines touches each of them."""
+    sz = np.int64(size)
     if sz < 1:
         sz = 1
     first = np.int64(a >> np.uint64(line_bits))
     last = first + ((np.int64(a & np.uint64((1 << line_bits) - 1)) + sz - 1) >> line_bits)
-    return a, first, last
+    return first, last

@@ -61,8 +61,9 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     pmask = nparts - 1
     RECP = as_ptr(rec.ctypes.data)
     for r in range(nrec):
-        last_pf = look_ahead(R, rec, RECP, r, lb, part, pmask, last_pf)
-        a, first, last = record_lines(rec, r, line_bits)
+        last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
+        a = rec[r].addr
+        first, last = record_lines(a, rec[r].size, line_bits)
         t = np.int64(rec[r].tag)
         if part == 0:
             _count_op(RUN, np.int64(rec[r].op))
@@ -387,7 +388,10 @@ class EngineState:
         # the lean loop where it gives the same results (lean.plain); lean=False forces the generic one
         self.kernel = replay_lean if (plain(machine) if lean is None else lean and plain(machine)) else replay_default
         if threads is None:
-            threads = int(os.environ.get("CACHESIM_THREADS", "0")) or (os.cpu_count() or 1)
+            # One thread unless asked: on the 2-vCPU VM of this project two set
+            # partitions ran slower than one (both threads stream every record,
+            # and the vCPUs share a core); on an earlier host they gained 1.3-1.5x.
+            threads = int(os.environ.get("CACHESIM_THREADS", "1")) or 1
         self.nparts = partitions(machine, threads)
         self.arenas = [_Arena(machine) for _ in range(self.nparts)]
         a0 = self.arenas[0]
