@@ -59,7 +59,7 @@ def run_study(machine: Machine, progress: Callable[[str], None] | None = None,
         for lname in sp["layouts"]:
             if progress:
                 progress(f"{w} / {lname}")
-            tr = G.trace(w, lname, sc, sp["ops"])
+            tr = G.trace(w, lname, sc, sp["ops"], reuse=True)   # replayed chunk by chunk
             run = run_records(machine, tr, workload=w, layout=lname)
             run["ops"] = int(tr.meta.extra["ops"])
             _per_op(run)

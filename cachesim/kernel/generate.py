@@ -94,15 +94,19 @@ def placement(sc: Scenario, layout_name: str) -> Placement:
 
 
 def chunks(workload: str, layout_name: str, sc: Scenario, ops: int | None = None,
-           chunk: int = CHUNK) -> Iterator[np.ndarray]:
+           chunk: int = CHUNK, reuse: bool = False) -> Iterator[np.ndarray]:
     if workload not in W.WORKLOADS:
         raise CachesimError(f"unknown workload {workload!r}: expected one of {', '.join(W.WORKLOADS)}")
     get_layout(layout_name)
-    return generate(workload, layout_name, prepared(sc), placement(sc, layout_name), ops, chunk)
+    return generate(workload, layout_name, prepared(sc), placement(sc, layout_name), ops, chunk, reuse)
 
 
 def generate(workload: str, layout_name: str, pr: Prepared, pl: Placement, ops: int | None = None,
-             chunk: int = CHUNK) -> Iterator[np.ndarray]:
+             chunk: int = CHUNK, reuse: bool = False) -> Iterator[np.ndarray]:
+    """Record chunks of a workload. With reuse, every chunk is the same buffer,
+    valid until the next one is asked for: for a consumer that replays each
+    chunk at once (the study), it saves a 32 MiB allocation and its page
+    faults per chunk (2.5 s of a 30 s study)."""
     layout = get_layout(layout_name)
     mem = pr.mem
     sc = mem.scenario
@@ -142,12 +146,12 @@ def generate(workload: str, layout_name: str, pr: Prepared, pl: Placement, ops: 
         n, done = gen(out, cur, *args, target)
         if n == 0:
             break
-        yield out[:n].copy()
+        yield out[:n] if reuse else out[:n].copy()
 
 
-def trace(workload: str, layout_name: str, sc: Scenario, ops: int | None = None) -> Trace:
+def trace(workload: str, layout_name: str, sc: Scenario, ops: int | None = None, reuse: bool = False) -> Trace:
     meta = TraceMeta(tags=list(W.TAGS), source=f"{workload}/{layout_name}", format="kernel",
                      extra={"workload": workload, "layout": layout_name, "scenario": sc.name,
                             "scenario_file": sc.source, "seed": sc.seed,
                             "ops": int(ops if ops is not None else sc.ops)})
-    return Trace(lambda: chunks(workload, layout_name, sc, ops), meta, workload)
+    return Trace(lambda: chunks(workload, layout_name, sc, ops, reuse=reuse), meta, workload)
