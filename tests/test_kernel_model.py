@@ -202,3 +202,28 @@ def test_cachesim_trace_every_workload_layout_scenario(tmp_path, capsys, scenari
             assert (extra["workload"], extra["layout"], extra["ops"]) == (w, layout, 2000)
             assert extra["scenario_file"] == str(path) and "seed" in extra
     capsys.readouterr()
+
+
+def test_prepared_is_built_once_under_threads(monkeypatch):
+    """Sweep points in threads (a Dask worker) share one memory state: the
+    cache in generate.py is locked, so concurrent callers build it once."""
+    import threading
+    builds = []
+    real = G.build
+
+    def counting_build(sc):
+        builds.append(1)
+        return real(sc)
+
+    monkeypatch.setattr(G, "build", counting_build)
+    monkeypatch.setattr(G, "_MEM", {})
+    monkeypatch.setattr(G, "_PLACE", {})
+    sc = SMALL
+    got = []
+    ts = [threading.Thread(target=lambda: got.append(G.placement(sc, "memdesc"))) for _ in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert len(builds) == 1
+    assert all(p is got[0] for p in got)

@@ -1,10 +1,12 @@
 """Drive the workload generators: memory state + layout -> record chunks.
 
 Memory states and placements are cached per (scenario, layout) within a
-process, so a study builds each once.
+process, so a study builds each once; a lock makes the caches safe for
+threads (a Dask worker may run several sweep points in threads).
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -36,6 +38,7 @@ class Prepared:
 
 _MEM: dict = {}
 _PLACE: dict = {}
+_LOCK = threading.RLock()    # re-entrant: placement() asks prepared()
 
 
 def _key(sc: Scenario) -> str:
@@ -45,12 +48,12 @@ def _key(sc: Scenario) -> str:
 
 def prepared(sc: Scenario) -> Prepared:
     key = _key(sc)
-    if key in _MEM:
+    with _LOCK:
+        if key not in _MEM:
+            p = prepare(build(sc))
+            _MEM.clear()
+            _MEM[key] = p
         return _MEM[key]
-    p = prepare(build(sc))
-    _MEM.clear()
-    _MEM[key] = p
-    return p
 
 
 def prepare(mem: Memory) -> Prepared:
@@ -86,11 +89,12 @@ def prepare(mem: Memory) -> Prepared:
 
 def placement(sc: Scenario, layout_name: str) -> Placement:
     key = (_key(sc), layout_name)
-    if key not in _PLACE:
-        if len(_PLACE) > 8:
-            _PLACE.clear()
-        _PLACE[key] = place(prepared(sc).mem, get_layout(layout_name), sc)
-    return _PLACE[key]
+    with _LOCK:
+        if key not in _PLACE:
+            if len(_PLACE) > 8:
+                _PLACE.clear()
+            _PLACE[key] = place(prepared(sc).mem, get_layout(layout_name), sc)
+        return _PLACE[key]
 
 
 def chunks(workload: str, layout_name: str, sc: Scenario, ops: int | None = None,
