@@ -291,7 +291,7 @@ def run_point(payload: dict) -> dict:
                             "cachesim on every worker")
     machine = machine_from_dict(payload["config"], payload["config_source"])
     sc = scenario_from_dict(payload["scenario"], payload["scenario_source"])
-    return run_study(machine, scenario=sc)
+    return run_study(machine, scenario=sc, workers=1)   # the sweep runs points in parallel instead
 
 
 def payloads(sw: Sweep) -> list[dict]:

@@ -97,3 +97,17 @@ def test_machine_config_round_trips(path):
 def test_scenario_config_round_trips(path):
     sc = load_scenario(path)
     assert scenario_from_dict(json.loads(json.dumps(scenario_config(sc))), sc.source) == sc
+
+
+def test_study_threads_change_nothing(tmp_path):
+    """The study runs its workload x layout pairs on threads; the results are
+    the same numbers, in the same order, as one run after another."""
+    from cachesim.study import run_study
+    (tmp_path / "small_scenario.toml").write_text(SCENARIO)
+    cfg = tmp_path / "small.toml"
+    cfg.write_text(MACHINE)
+    m = load_machine(cfg)
+    one = run_study(m, workers=1)
+    two = run_study(m, workers=2)
+    assert [(r["workload"], r["layout"]) for r in two["runs"]] == [(r["workload"], r["layout"]) for r in one["runs"]]
+    assert json.dumps(two["runs"], sort_keys=True) == json.dumps(one["runs"], sort_keys=True)
