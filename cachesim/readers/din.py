@@ -41,7 +41,7 @@ from numba import njit
 
 from ..trace import IFETCH, READ, WRITE, TraceMeta
 from .textio import read_lines
-from .textparse import hexfield, line_at
+from .textparse import F_ADDR, F_SHORT, F_WIDE, address_field, hexfield, line_at, skip_blanks
 
 TAGS = ["data", "code"]
 NAME = "din"
@@ -49,7 +49,8 @@ SIZE = 4          # Dinero IV: size 4, address & ~3
 ALIGN_MASK = ~np.uint64(3)
 
 # error codes returned by parse_block
-E_LABEL, E_SHORT, E_ADDR, E_WIDE = 1, 2, 3, 4
+E_LABEL = 1
+E_SHORT, E_ADDR, E_WIDE = F_SHORT, F_ADDR, F_WIDE
 _REASONS = {
     E_LABEL: "label is not a hex number 0-5",
     E_SHORT: "missing address",
@@ -74,28 +75,16 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     while pos < n:
         start, stop, pos, _ = line_at(buf, pos)
         nlines += 1
-        i = start
-        while i < stop and (buf[i] == 32 or buf[i] == 9):
-            i += 1
+        i = skip_blanks(buf, start, stop)
         if i == stop:                    # blank line
             ignored += 1
             continue
-        err = 0
         a = np.uint64(0)
         lab, i, st = hexfield(buf, i, stop)
         if st != 0 or lab > np.uint64(5):
             err = E_LABEL
         else:
-            while i < stop and (buf[i] == 32 or buf[i] == 9):
-                i += 1
-            if i == stop:
-                err = E_SHORT
-            else:
-                a, i, st = hexfield(buf, i, stop)
-                if st == 1:
-                    err = E_ADDR
-                elif st == 2:
-                    err = E_WIDE
+            a, i, err = address_field(buf, i, stop)
         if err != 0:
             if skip_bad:
                 skipped += 1

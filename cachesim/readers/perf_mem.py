@@ -39,7 +39,7 @@ from numba import njit
 from ..errors import TraceError
 from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty
 from .textio import blocks, line_text
-from .textparse import HEX, line_at
+from .textparse import HEX, line_at, skip_blanks
 
 NAME = "perf-mem"
 TAGS = ["data"]
@@ -120,9 +120,7 @@ def parse_block(buf, pos0, addr, size, kind, site, op, nrec0, op0, skip_bad, lay
     while pos < n:
         start, stop, pos, _ = line_at(buf, pos)
         nlines += 1
-        i = start
-        while i < stop and (buf[i] == 32 or buf[i] == 9):
-            i += 1
+        i = skip_blanks(buf, start, stop)
         if i == stop:
             ignored += 1
             continue

@@ -8,6 +8,35 @@ HEX = np.full(256, -1, np.int8)
 HEX[np.frombuffer(b"0123456789abcdefABCDEF", np.uint8)] = list(range(16)) + list(range(10, 16))
 
 
+# address_field's error codes (din and xdin report them under these numbers)
+F_SHORT, F_ADDR, F_WIDE = 2, 3, 4
+
+
+@njit(cache=True, inline="always")
+def skip_blanks(buf, i, stop):
+    """The first index at or after i that is not a space or tab."""
+    while i < stop and (buf[i] == 32 or buf[i] == 9):
+        i += 1
+    return i
+
+
+@njit(cache=True, inline="always")
+def address_field(buf, i, stop):
+    """After blanks, a hex address ended by a blank or the end of the line.
+
+    Returns (value, next index, error): 0, F_SHORT (nothing there), F_ADDR
+    (not hex) or F_WIDE (more than 64 bits)."""
+    i = skip_blanks(buf, i, stop)
+    if i == stop:
+        return np.uint64(0), i, F_SHORT
+    a, i, st = hexfield(buf, i, stop)
+    if st == 1:
+        return a, i, F_ADDR
+    if st == 2:
+        return a, i, F_WIDE
+    return a, i, 0
+
+
 @njit(cache=True, inline="always")
 def line_at(buf, pos):
     """The line starting at pos: (start, stop without CR/LF, next pos, ended by a newline)."""

@@ -39,12 +39,14 @@ from numba import njit
 
 from ..trace import IFETCH, READ, WRITE, TraceMeta
 from .textio import read_lines
-from .textparse import hexfield, line_at
+from .textparse import F_ADDR, F_SHORT, F_WIDE, address_field, hexfield, line_at, skip_blanks
 
 TAGS = ["data", "code"]
 NAME = "xdin"
 
-E_TYPE, E_SHORT, E_ADDR, E_WIDE, E_NOSIZE, E_SIZE, E_SIZERANGE = 1, 2, 3, 4, 5, 6, 7
+E_TYPE = 1
+E_SHORT, E_ADDR, E_WIDE = F_SHORT, F_ADDR, F_WIDE
+E_NOSIZE, E_SIZE, E_SIZERANGE = 5, 6, 7
 _REASONS = {
     E_TYPE: "TYPE is not one of r w i m c v followed by a blank",
     E_SHORT: "missing address",
@@ -88,9 +90,7 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
     while pos < n:
         start, stop, pos, _ = line_at(buf, pos)
         nlines += 1
-        i = start
-        while i < stop and (buf[i] == 32 or buf[i] == 9):
-            i += 1
+        i = skip_blanks(buf, start, stop)
         if i == stop:                    # blank line
             ignored += 1
             continue
@@ -102,27 +102,17 @@ def parse_block(buf, addr, size, kind, tag, op, op0, skip_bad):
         if k == -1 or (i < stop and buf[i] != 32 and buf[i] != 9):
             err = E_TYPE
         else:
-            while i < stop and (buf[i] == 32 or buf[i] == 9):
-                i += 1
-            if i == stop:
-                err = E_SHORT
-            else:
-                a, i, st = hexfield(buf, i, stop)
-                if st == 1:
-                    err = E_ADDR
-                elif st == 2:
-                    err = E_WIDE
+            a, i, err = address_field(buf, i, stop)
+            if err == 0:
+                i = skip_blanks(buf, i, stop)
+                if i == stop:
+                    err = E_NOSIZE
                 else:
-                    while i < stop and (buf[i] == 32 or buf[i] == 9):
-                        i += 1
-                    if i == stop:
-                        err = E_NOSIZE
-                    else:
-                        sz, i, st = hexfield(buf, i, stop)
-                        if st == 1:
-                            err = E_SIZE
-                        elif k != C_IGNORE and (st == 2 or sz == np.uint64(0) or sz > np.uint64(65535)):
-                            err = E_SIZERANGE
+                    sz, i, st = hexfield(buf, i, stop)
+                    if st == 1:
+                        err = E_SIZE
+                    elif k != C_IGNORE and (st == 2 or sz == np.uint64(0) or sz > np.uint64(65535)):
+                        err = E_SIZERANGE
         if err != 0:
             if skip_bad:
                 skipped += 1
