@@ -35,6 +35,8 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
     TLBLAT  per cache row, the hit latency of a TLB
     HDR     the header itself (cache count, path lengths)
 """
+import mmap
+
 import numpy as np
 from numba import njit
 
@@ -66,6 +68,20 @@ NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
 
 
+def _zeroed(words: int) -> np.ndarray:
+    """Zeroed int64 words. A large arena (a multi-MiB last level's tags) is
+    read at random, so it asks the host for transparent huge pages: with 4
+    KiB pages nearly every lookup in it would also miss the host's TLB."""
+    if words * 8 < (2 << 20) or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(words, np.int64)
+    mm = mmap.mmap(-1, words * 8, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        mm.madvise(mmap.MADV_HUGEPAGE)
+    except OSError:
+        pass   # THP off on this host: plain pages
+    return np.frombuffer(mm, np.int64)
+
+
 def build(sizes: dict) -> tuple[np.ndarray, dict]:
     """A zeroed arena with regions of the given sizes (int64 words). The
     arena and every region start on a 64-byte host line, so a set of 8 ways
@@ -76,7 +92,7 @@ def build(sizes: dict) -> tuple[np.ndarray, dict]:
     for name in REGIONS[:-1]:
         offs[name] = pos
         pos += -(-int(sizes.get(name, 0)) // 8) * 8
-    buf = np.zeros(pos + 8, np.int64)
+    buf = _zeroed(pos + 8)
     skip = (-buf.ctypes.data % 64) // 8
     M = buf[skip:skip + pos]
     for i, name in enumerate(REGIONS):

@@ -6,8 +6,9 @@ held at most once per cache, so the per-cache hint (the entry of its last
 hit or fill) is checked before the set scan: a matching tag there is a hit.
 That makes streams and repeated lines cheap. HINT[n + c] is 1 while the
 hinted entry was the last one touched in cache c with nothing inserted or
-removed since: touching it again then changes no policy state, which the
-replay loop's fast path relies on.
+removed since: touching it again then changes no replacement order, so
+touch() skips it (touched_last), and the lean loop counts whole runs of
+same-line records as hits without looking at the policy.
 """
 import numpy as np
 from numba import njit
@@ -29,6 +30,11 @@ def par(R, c, col):
 @njit(cache=True, inline="always")
 def bump(R, c, tag, cnt):
     R[R_STATS][(c * NTAGS + tag) * NCNT + cnt] += 1
+
+
+@njit(cache=True, inline="always")
+def bump_by(R, c, tag, cnt, n):
+    R[R_STATS][(c * NTAGS + tag) * NCNT + cnt] += n
 
 
 @njit(cache=True, inline="always")
@@ -92,7 +98,18 @@ def _policy_args(R, c, e):
 
 
 @njit(cache=True, inline="always")
+def touched_last(R, c, e):
+    """Was e the last entry touched in cache c, with nothing inserted or
+    removed since? Touching it again then changes no replacement order, so
+    touch() skips it; every loop goes through here, which keeps their
+    policy state word for word the same."""
+    return R[R_HINT][c] == e and R[R_HINT][R[R_HDR][H_NCACHE] + c] == 1
+
+
+@njit(cache=True, inline="always")
 def touch(R, c, e):
+    if touched_last(R, c, e):
+        return
     e0, s, cs, way, ways = _policy_args(R, c, e)
     pol.touch(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
     R[R_HINT][c] = e
@@ -102,6 +119,8 @@ def touch(R, c, e):
 @njit(cache=True, inline="always")
 def touch_at(R, c, e, e0, s):
     """touch() when the set is already known (no division)."""
+    if touched_last(R, c, e):
+        return
     P = R[R_P]
     p = c * NPARAM
     pol.touch(P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])

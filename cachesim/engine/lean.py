@@ -1,105 +1,139 @@
-"""The lean replay loop: the same results as replay_default, for plain hierarchies.
+"""The lean replay: the same results as replay_default, for plain hierarchies,
+one cache level at a time.
 
 Most configs people point at a trace are *plain*: every cache non-inclusive
 non-exclusive (`nine`), write-back + write-allocate, no slices, no TLBs, no
-hardware prefetchers. Then an access only ever walks down until it hits,
-installs on the way back up, and a dirty victim only ever travels down as a
-write-back chain: no back-invalidation, no victim fills, no work stack. This
-loop does exactly that with everything inlined into one function, so the
-generic machinery (the cascade stack, the clusivity and prefetch checks,
-non-inlined fill/write calls that each copy the region tuple) costs nothing.
+hardware prefetchers, one level-1 cache per kind above shared lower levels.
+Then no level ever looks at or changes a level above it: a cache's contents
+and counters are a function of the requests it receives alone, in order
+(demand misses and dirty-victim write-backs from the level above). So a
+batch of records can be replayed level by level, exactly:
 
-The rules are hierarchy.py's; `plain()` says when they reduce to these, and
-tests/test_lean.py holds this loop to replay_default and to the reference
-model counter for counter.
+1. the level-1 pass walks the records and emits, in order, each level-1
+   miss (line, kind, tag, record) and each dirty victim's write-back;
+2. each lower level's pass walks the requests of the level above, updates
+   its own cache and emits its misses and write-backs the same way;
+3. memory counts what reaches it.
+
+The order in which a level sees requests is the order the recursive model
+(hierarchy.py) delivers them: a miss goes down before the level installs
+the line and writes its victim back. Each pass is a short loop over one
+cache, whose upcoming sets are known and asked of the host ahead of time;
+that, not fewer instructions, is most of the speed. tests/test_lean.py holds
+this to replay_default word for word (counters, tags, replacement state,
+cycles) and to the reference model.
+
+A record's hit level (hout) is the deepest level any of its lines reached;
+with timing on, records are timed in order once their batch has gone
+through every level.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RMW, WRITE
-from .arena import (H_NCACHE, H_NPATHD, H_NPATHI, H_TIMING, R_DIRTY, R_HDR, R_HINT, R_LAT, R_PATHD,
-                    R_PATHI, R_RUN, R_SCR, R_TAGS, WAYS, regions)
-from .cache import bump, insert_at, par, scan, set_base, touch, touch_at
-from .lookahead import look_ahead, record_lines
-from .rawarray import as_ptr
+from ..trace import IFETCH, PREFETCH, PREFETCHW, RMW, WRITE
+from .arena import (H_NCACHE, H_NPATHD, H_TIMING, R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_TAGS, WAYS,
+                    regions)
+from .cache import bump, bump_by, insert_at, par, scan, set_base, touch, touch_at
+from .lookahead import REC_AHEAD, prefetch_set, record_lines, same_line_run
+from .rawarray import as_ptr, as_ptr8, prefetch
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, R_LINES, R_RECORDS,
                     WB_IN, WB_IN_MISS, WRITEBACK, count_op)
-from .timing import account
+from .timing import time_records
 
+BATCH = 8192     # level-1 requests per batch: the buffers stay in the host's L2
+AHEAD = 16       # requests ahead whose sets a lower level asks the host for
+WB = 7           # request kind of a write-back (demand kinds are K_READ..K_PREFETCH)
 
 
 def plain(machine) -> bool:
-    """Does the lean loop reproduce replay_default on this machine?"""
+    """Does the lean replay reproduce replay_default on this machine?"""
     if machine.semantics != "default" or machine.tlbs:
+        return False
+    l1 = [c for c in machine.caches if c.level == 1]
+    if sum(c.serves_data for c in l1) != 1 or sum(c.serves_instructions for c in l1) != 1:
         return False
     return all(c.clusivity == "nine" and c.write_policy == "write_back" and c.write_allocate
                and c.slices == 1 and not c.prefetchers for c in machine.caches)
 
 
 @njit(cache=True, inline="always")
-def _writeback(R, path, n, pos, line, t):
-    """Cache path[pos - 1] evicted dirty `line`: write it back down the path
-    until a level holds it or memory takes it (hierarchy.py send/writeback
-    for nine, write-back, write-allocate levels)."""
-    TAGS = R[R_TAGS]
-    DIRTY = R[R_DIRTY]
-    ncache = R[R_HDR][H_NCACHE]
-    while True:
-        bump(R, path[pos - 1], t, WRITEBACK)
-        if pos == n:
-            bump(R, ncache, t, MEM_WRITE)
-            return
-        c = path[pos]
-        bump(R, c, t, WB_IN)
-        st, e0 = set_base(R, c, line)
-        e = scan(TAGS, e0, par(R, c, WAYS), line)
-        if e >= 0:
-            touch_at(R, c, e, e0, st)
-            DIRTY[e] = 1
-            return
-        bump(R, c, t, WB_IN_MISS)
-        vline, vd = insert_at(R, c, line, 1, t, e0, st)
-        if vline < 0 or vd == 0:
-            return
-        line = vline
-        pos += 1
+def _queue(addr, j, cap):
+    """Request buffer j (the input of path position j + 1): (j + 1) * cap
+    requests of two words, after buffers 0..j-1."""
+    return as_ptr(addr + 8 * j * (j + 1) * cap)
 
 
 @njit(cache=True, inline="always")
-def _access(R, path, n, line, k, dirty1, t):
-    """One line access of kind k down `path`; the level-1 install gets dirty
-    bit dirty1 (a write-allocated store). Returns the path position that
-    held the line (n = memory)."""
+def _emit(Q, n, line, meta):
+    Q[2 * n] = line
+    Q[2 * n + 1] = meta
+    return n + 1
+
+
+@njit(cache=True)
+def _level(R, c, pos, Q, nq, O, H):
+    """Cache c (path position pos) takes requests Q[0:nq] of the level
+    above; its misses and write-backs go to O. Returns how many. A demand
+    hit raises its record's hit level H[record] to pos."""
     TAGS = R[R_TAGS]
-    SCR = R[R_SCR]      # set and first entry per position, for the installs
-    h = n
-    for pos in range(n):
-        c = path[pos]
-        bump(R, c, t, ACC + k)
-        e = R[R_HINT][c]
+    DIRTY = R[R_DIRTY]
+    HINT = R[R_HINT]
+    ways = par(R, c, WAYS)
+    no = 0
+    for i in range(nq):
+        if i + AHEAD < nq:
+            prefetch_set(R, c, Q[2 * (i + AHEAD)])
+        line = Q[2 * i]
+        m = Q[2 * i + 1]
+        k = m & 7
+        t = (m >> 8) & 255
+        st = e0 = 0
+        if k == WB:
+            bump(R, c, t, WB_IN)
+        else:
+            bump(R, c, t, ACC + k)
+        e = HINT[c]
         if TAGS[e] == line:
             touch(R, c, e)
-            h = pos
-            break
-        st, e0 = set_base(R, c, line)
-        SCR[2 * pos] = st
-        SCR[2 * pos + 1] = e0
-        e = scan(TAGS, e0, par(R, c, WAYS), line)
+        else:
+            st, e0 = set_base(R, c, line)
+            e = scan(TAGS, e0, ways, line)
+            if e >= 0:
+                touch_at(R, c, e, e0, st)
         if e >= 0:
-            touch_at(R, c, e, e0, st)
-            h = pos
-            break
-        bump(R, c, t, MISS + k)
-    if h == n:
-        bump(R, R[R_HDR][H_NCACHE], t, MEM_READ)
-    for pos in range(h - 1, -1, -1):
-        c = path[pos]
-        vline, vd = insert_at(R, c, line, dirty1 if pos == 0 else 0, t, SCR[2 * pos + 1], SCR[2 * pos])
+            if k == WB:
+                DIRTY[e] = 1
+            elif H[m >> 16] < pos:
+                H[m >> 16] = np.uint8(pos)
+            continue
+        if k == WB:
+            bump(R, c, t, WB_IN_MISS)
+            vline, vd = insert_at(R, c, line, 1, t, e0, st)
+        else:
+            bump(R, c, t, MISS + k)
+            no = _emit(O, no, line, m)
+            vline, vd = insert_at(R, c, line, 0, t, e0, st)
         if vline >= 0 and vd:
-            _writeback(R, path, n, pos + 1, vline, t)
-    return h
+            bump(R, c, t, WRITEBACK)
+            no = _emit(O, no, vline, (t << 8) | WB)
+    return no
+
+
+@njit(cache=True)
+def _memory(R, n, Q, nq, H):
+    """Memory takes what the last level sent: reads of its misses (the
+    record's hit level becomes n) and its write-backs."""
+    ncache = R[R_HDR][H_NCACHE]
+    for i in range(nq):
+        m = Q[2 * i + 1]
+        t = (m >> 8) & 255
+        if m & 7 == WB:
+            bump(R, ncache, t, MEM_WRITE)
+        else:
+            bump(R, ncache, t, MEM_READ)
+            H[m >> 16] = np.uint8(n)
 
 
 @njit(cache=True, nogil=True)
@@ -111,67 +145,96 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     DIRTY = R[R_DIRTY]
     HINT = R[R_HINT]
     RUN = R[R_RUN]
-    LAT = R[R_LAT]
-    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
-    pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
-    ncache = R[R_HDR][H_NCACHE]
+    pd, n = R[R_PATHD], R[R_HDR][H_NPATHD]
+    pi = R[R_PATHI]
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
     lb = np.uint64(line_bits)
     pmask = nparts - 1
     nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS]
-    lines = 0
     RECP = as_ptr(rec.ctypes.data)
-    last_pf = -1
-    for r in range(nrec):
-        last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
-        a = rec[r].addr
-        first, last = record_lines(a, rec[r].size, line_bits)
-        t = np.int64(rec[r].tag)
-        if part == 0:
-            count_op(RUN, np.int64(rec[r].op))
-        kd = rec[r].kind
-        path = pd
-        n = npd
-        k = K_READ
-        if kd == IFETCH:
-            path = pi
-            n = npi
-            k = K_IFETCH
-        elif kd == PREFETCH or kd == PREFETCHW:
-            k = K_PREFETCH
-        elif kd == WRITE:
-            k = K_WRITE
-        h = -1
-        for line in range(first, last + 1):
-            if (line & pmask) != part:
-                continue
-            lines += 1
-            c1 = path[0]
-            e = HINT[c1]
-            if TAGS[e] == line:
-                # level-1 hit on the last entry it touched or filled
-                if HINT[ncache + c1] == 0:
-                    touch(R, c1, e)
+    H = as_ptr8(hout.ctypes.data)
+    # Level-1 emits at most two requests per line, a record spans at most
+    # `most` lines, and each level below adds at most one write-back per
+    # request: level pos's input holds at most pos * (BATCH + 2 * most).
+    most = (65535 >> line_bits) + 2
+    cap = BATCH + 2 * most
+    buf = np.empty(n * (n + 1) * cap, np.int64)
+    qa = buf.ctypes.data
+    lines = 0
+    r = 0
+    while r < nrec:
+        r0 = r
+        nq = 0
+        Q1 = _queue(qa, 0, cap)
+        while r < nrec and nq < BATCH:
+            prefetch(RECP, 4 * (r + REC_AHEAD))
+            a = rec[r].addr
+            first, last = record_lines(a, rec[r].size, line_bits)
+            t = np.int64(rec[r].tag)
+            if part == 0:
+                count_op(RUN, np.int64(rec[r].op))
+            kd = rec[r].kind
+            c1 = pd[0]
+            k = K_READ
+            if kd == IFETCH:
+                c1 = pi[0]
+                k = K_IFETCH
+            elif kd == PREFETCH or kd == PREFETCHW:
+                k = K_PREFETCH
+            elif kd == WRITE:
+                k = K_WRITE
+            meta = (r << 16) | (t << 8) | k
+            h = -1
+            for line in range(first, last + 1):
+                if (line & pmask) != part:
+                    continue
+                lines += 1
+                h = 0
                 bump(R, c1, t, ACC + k)
-                hl = 0
-            else:
-                hl = _access(R, path, n, line, k, 1 if kd == WRITE else 0, t)
                 e = HINT[c1]
-            if kd == WRITE:
-                DIRTY[e] = 1
-            elif kd == RMW:
-                # the read brought the line into L1: the write hits there
-                bump(R, c1, t, ACC + K_WRITE)
-                touch(R, c1, e)
-                DIRTY[e] = 1
-            if hl > h:
-                h = hl
-        hout[r] = h
+                if TAGS[e] == line:
+                    touch(R, c1, e)
+                else:
+                    st, e0 = set_base(R, c1, line)
+                    e = scan(TAGS, e0, par(R, c1, WAYS), line)
+                    if e >= 0:
+                        touch_at(R, c1, e, e0, st)
+                    else:
+                        bump(R, c1, t, MISS + k)
+                        nq = _emit(Q1, nq, line, meta)
+                        vline, vd = insert_at(R, c1, line, 1 if kd == WRITE else 0, t, e0, st)
+                        e = HINT[c1]
+                        if vline >= 0 and vd:
+                            bump(R, c1, t, WRITEBACK)
+                            nq = _emit(Q1, nq, vline, (t << 8) | WB)
+                if kd == WRITE:
+                    DIRTY[e] = 1
+                elif kd == RMW:
+                    # the read brought the line into L1: the write hits there
+                    bump(R, c1, t, ACC + K_WRITE)
+                    touch(R, c1, e)
+                    DIRTY[e] = 1
+            hout[r] = h
+            r += 1
+            if h == 0 and first == last and kd != RMW:
+                # Records repeating this one's line, kind, tag, op and size
+                # only count level-1 hits on the entry just touched (7 of 8
+                # records of an 8-byte stream): absorb the run in one go.
+                j = same_line_run(RECP, r - 1, nrec, lb, line_bits)
+                if j > r:
+                    touch(R, c1, HINT[c1])
+                    bump_by(R, c1, t, ACC + k, j - r)
+                    for q in range(r, j):
+                        H[q] = 0
+                    lines += j - r
+                    r = j
+        for pos in range(1, n):
+            nq = _level(R, pd[pos], pos, _queue(qa, pos - 1, cap), nq, _queue(qa, pos, cap), H)
+        _memory(R, n, _queue(qa, n - 1, cap), nq, H)
         if timing:
-            lat = LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]
-            waits = kd == READ or kd == RMW or kd == IFETCH
-            account(R, rg0 + r, np.int64(rec[r].dep), lat, h, path, n, waits)
+            time_records(R, rec, r0, r, hout, hout, rg0)
     RUN[R_LINES] += lines
     if part == 0:
         RUN[R_RECORDS] += nrec
+    buf[0] = 0   # numba frees an array after its last use: the queues live in it until here

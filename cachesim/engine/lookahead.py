@@ -18,19 +18,25 @@ SET_AHEAD = 12   # records ahead for the sets of levels 2 and below
 
 
 @njit(cache=True, inline="always")
+def prefetch_set(R, c, line):
+    """Ask the host for the set `line` maps to in cache c: its tags and
+    dirty bytes (a set of up to 16 ways spans at most two host lines:
+    arena.build aligns them) and its replacement word."""
+    s, e0 = set_base(R, c, line)
+    e1 = e0 + par(R, c, WAYS) - 1
+    prefetch(R[R_TAGS], e0)
+    prefetch(R[R_TAGS], e1)
+    prefetch(R[R_DIRTY], e0)
+    prefetch(R[R_DIRTY], e1)
+    prefetch(R[R_SS], par(R, c, SOFF) + s)
+
+
+@njit(cache=True, inline="always")
 def prefetch_sets(R, line):
-    """Ask the host for the sets `line` maps to below level 1 (a set of up to
-    16 ways spans at most two host lines: arena.build aligns them)."""
+    """prefetch_set for every data-path level below level 1."""
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     for pos in range(1, npd):
-        c = pd[pos]
-        s, e0 = set_base(R, c, line)
-        e1 = e0 + par(R, c, WAYS) - 1
-        prefetch(R[R_TAGS], e0)
-        prefetch(R[R_TAGS], e1)
-        prefetch(R[R_DIRTY], e0)
-        prefetch(R[R_DIRTY], e1)
-        prefetch(R[R_SS], par(R, c, SOFF) + s)
+        prefetch_set(R, pd[pos], line)
 
 
 @njit(cache=True, inline="always")
@@ -59,3 +65,27 @@ def record_lines(a, size, line_bits):
     first = np.int64(a >> np.uint64(line_bits))
     last = first + ((np.int64(a & np.uint64((1 << line_bits) - 1)) + sz - 1) >> line_bits)
     return first, last
+
+
+@njit(cache=True, inline="always")
+def same_line_run(RECP, r, nrec, lb, line_bits):
+    """End (exclusive) of the run of records after r that repeat record r's
+    single line, kind, tag, op and size: the same op word (RECP[4j+1]) and
+    the same size/kind/tag bytes (top half of RECP[4j+3]), an address on
+    the same line whose bytes stay inside it."""
+    a = RECP[4 * r]
+    line = np.uint64(a) >> lb
+    opw = RECP[4 * r + 1]
+    hdw = RECP[4 * r + 3] >> 32
+    sz = (hdw & 0xFFFF) if (hdw & 0xFFFF) > 0 else 1
+    lim = (1 << line_bits) - sz
+    lmask = np.uint64((1 << line_bits) - 1)
+    j = r + 1
+    while j < nrec:
+        prefetch(RECP, 4 * (j + REC_AHEAD))
+        aj = np.uint64(RECP[4 * j])
+        if ((aj >> lb) != line or np.int64(aj & lmask) > lim or RECP[4 * j + 1] != opw
+                or (RECP[4 * j + 3] >> 32) != hdw):
+            break
+        j += 1
+    return j

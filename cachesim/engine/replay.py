@@ -19,7 +19,7 @@ from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, 
 from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
 from . import prefetchers as pfm
-from .timing import TRING, account, latencies
+from .timing import TRING, account, latencies, time_records
 from .tlb import translate
 from ..config import CacheConfig
 from .rawarray import as_ptr
@@ -79,8 +79,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             e = HINT[d1]
             hit = False
             if TAGS[e] == first:
-                if HINT[ncache + d1] == 0:
-                    touch(R, d1, e)     # last touched entry: touching again changes nothing
+                touch(R, d1, e)
                 hit = True
             else:
                 st, e0 = set_base(R, d1, first)
@@ -154,21 +153,8 @@ def timing_pass(rec, h0, h1, base):
     """Time records from the hit levels the partitions found (the deeper of
     the two when a record's lines fell in both), in record order."""
     R = regions(base)
-    RUN = R[R_RUN]
-    LAT = R[R_LAT]
-    ncache = R[R_HDR][H_NCACHE]
-    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
-    pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
     nrec = rec.shape[0]
-    rg0 = RUN[R_RECORDS] - nrec
-    for r in range(nrec):
-        h = max(h0[r], h1[r])
-        kd = rec[r].kind
-        if kd == IFETCH:
-            account(R, rg0 + r, np.int64(rec[r].dep), LAT[ncache + 1 + h], h, pi, npi, True)
-        else:
-            waits = kd == READ or kd == RMW
-            account(R, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd, npd, waits)
+    time_records(R, rec, 0, nrec, h0, h1, R[R_RUN][R_RECORDS] - nrec)
 
 
 @njit(cache=True, inline="always")
@@ -264,6 +250,7 @@ class _Arena:
             "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE,
             "REG": 1 + 3 * len(machine.regions), "TLBMAP": 6, "TLBLAT": n})
         self.M = M
+        self.offs = offs
         view = lambda key, size: M[offs[key]:offs[key] + size]  # noqa: E731
         self.P = view("P", n * NPARAM).reshape(n, NPARAM)
         self.tags = view("TAGS", entries)

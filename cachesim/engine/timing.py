@@ -22,7 +22,11 @@ are the last retirement; `serial_cycles` adds the latencies with no overlap.
 """
 from numba import njit
 
-from .arena import H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_MSH, R_MSHI, R_P, R_RUN, R_STATS, R_TIME
+import numpy as np
+
+from ..trace import IFETCH, READ, RMW
+from .arena import (H_NCACHE, H_NPATHD, H_NPATHI, H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_LAT, R_MSH, R_MSHI, R_P,
+                    R_PATHD, R_PATHI, R_RUN, R_STATS, R_TIME)
 from .stats import NCNT, NTAGS, PF_LATE
 
 TRING = 4096  # dependencies further back than this are complete by then
@@ -92,3 +96,22 @@ def latencies(caches, path, memory_latency: int) -> list[int]:
         lat += sum(caches[path[p]].response_latency for p in range(h))
         out.append(lat)
     return out
+
+
+@njit(cache=True, inline="always")
+def time_records(R, rec, r0, r1, h0, h1, rg0):
+    """Time records r0..r1-1 in order from their hit levels (the deeper of
+    h0[r] and h1[r], for the two set partitions); rg0 numbers record 0
+    across chunks."""
+    LAT = R[R_LAT]
+    ncache = R[R_HDR][H_NCACHE]
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
+    for r in range(r0, r1):
+        h = max(h0[r], h1[r])
+        kd = rec[r].kind
+        if kd == IFETCH:
+            account(R, rg0 + r, np.int64(rec[r].dep), LAT[ncache + 1 + h], h, pi, npi, True)
+        else:
+            waits = kd == READ or kd == RMW
+            account(R, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd, npd, waits)
