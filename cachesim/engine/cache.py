@@ -87,14 +87,14 @@ def scan(TAGS, e0, ways, line):
 
 @njit(cache=True, inline="always")
 def _policy_args(R, c, e):
-    """(first entry of e's set, global set index, cs offset, way, ways)."""
+    """(first entry of e's set, global set index, cs offset, way, ways) of
+    a valid entry e. The set comes from e's line (a mask for power-of-two
+    set counts), not from e // ways: a division by a run-time way count
+    costs more than the rest of a touch."""
     P = R[R_P]
     p = c * NPARAM
-    ways = P[p + WAYS]
-    rel = e - P[p + EOFF]
-    s = rel // ways
-    way = rel - s * ways
-    return e - way, P[p + SOFF] + s, P[p + CSOFF], way, ways
+    s, e0 = set_base(R, c, R[R_TAGS][e])
+    return e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS]
 
 
 @njit(cache=True, inline="always")
@@ -107,23 +107,24 @@ def touched_last(R, c, e):
 
 
 @njit(cache=True, inline="always")
-def touch(R, c, e):
+def touch(R, c, e, inl=False):
+    """Cache c's entry e was hit (inl: LRU inline, see policies)."""
     if touched_last(R, c, e):
         return
     e0, s, cs, way, ways = _policy_args(R, c, e)
-    pol.touch(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
+    pol.touch_inl(inl, par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
     R[R_HINT][c] = e
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
 
 
 @njit(cache=True, inline="always")
-def touch_at(R, c, e, e0, s):
+def touch_at(R, c, e, e0, s, inl=False):
     """touch() when the set is already known (no division)."""
     if touched_last(R, c, e):
         return
     P = R[R_P]
     p = c * NPARAM
-    pol.touch(P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
+    pol.touch_inl(inl, P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
     R[R_HINT][c] = e
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
 
@@ -151,7 +152,7 @@ def insert(R, c, line, d, tag):
 
 
 @njit(cache=True, inline="always")
-def insert_at(R, c, line, d, tag, e0, s):
+def insert_at(R, c, line, d, tag, e0, s, inl=False):
     """insert() when the set is already known."""
     P = R[R_P]
     TAGS = R[R_TAGS]
@@ -172,13 +173,13 @@ def insert_at(R, c, line, d, tag, e0, s):
     vline = -1
     vd = 0
     if w < 0:
-        w = pol.victim(pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
+        w = pol.victim_inl(inl, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
         vline = TAGS[e0 + w]
         vd = np.int64(DIRTY[e0 + w])
         bump(R, c, tag, EVICT)
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d
-    pol.reset(pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
+    pol.reset_inl(inl, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
     R[R_HINT][c] = e0 + w
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
     return vline, vd

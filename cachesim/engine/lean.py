@@ -96,12 +96,12 @@ def _level(R, c, pos, Q, nq, O, H):
             bump(R, c, t, ACC + k)
         e = HINT[c]
         if TAGS[e] == line:
-            touch(R, c, e)
+            touch(R, c, e, True)
         else:
             st, e0 = set_base(R, c, line)
             e = scan(TAGS, e0, ways, line)
             if e >= 0:
-                touch_at(R, c, e, e0, st)
+                touch_at(R, c, e, e0, st, True)
         if e >= 0:
             if k == WB:
                 DIRTY[e] = 1
@@ -110,11 +110,11 @@ def _level(R, c, pos, Q, nq, O, H):
             continue
         if k == WB:
             bump(R, c, t, WB_IN_MISS)
-            vline, vd = insert_at(R, c, line, 1, t, e0, st)
+            vline, vd = insert_at(R, c, line, 1, t, e0, st, True)
         else:
             bump(R, c, t, MISS + k)
             no = _emit(O, no, line, m)
-            vline, vd = insert_at(R, c, line, 0, t, e0, st)
+            vline, vd = insert_at(R, c, line, 0, t, e0, st, True)
         if vline >= 0 and vd:
             bump(R, c, t, WRITEBACK)
             no = _emit(O, no, vline, (t << 8) | WB)
@@ -194,16 +194,16 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                 bump(R, c1, t, ACC + k)
                 e = HINT[c1]
                 if TAGS[e] == line:
-                    touch(R, c1, e)
+                    touch(R, c1, e, True)
                 else:
                     st, e0 = set_base(R, c1, line)
                     e = scan(TAGS, e0, par(R, c1, WAYS), line)
                     if e >= 0:
-                        touch_at(R, c1, e, e0, st)
+                        touch_at(R, c1, e, e0, st, True)
                     else:
                         bump(R, c1, t, MISS + k)
                         nq = _emit(Q1, nq, line, meta)
-                        vline, vd = insert_at(R, c1, line, 1 if kd == WRITE else 0, t, e0, st)
+                        vline, vd = insert_at(R, c1, line, 1 if kd == WRITE else 0, t, e0, st, True)
                         e = HINT[c1]
                         if vline >= 0 and vd:
                             bump(R, c1, t, WRITEBACK)
@@ -213,7 +213,7 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                 elif kd == RMW:
                     # the read brought the line into L1: the write hits there
                     bump(R, c1, t, ACC + K_WRITE)
-                    touch(R, c1, e)
+                    touch(R, c1, e, True)
                     DIRTY[e] = 1
             hout[r] = h
             r += 1
@@ -223,7 +223,7 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                 # records of an 8-byte stream): absorb the run in one go.
                 j = same_line_run(RECP, r - 1, nrec, lb, line_bits)
                 if j > r:
-                    touch(R, c1, HINT[c1])
+                    touch(R, c1, HINT[c1], True)
                     bump_by(R, c1, t, ACC + k, j - r)
                     for q in range(r, j):
                         H[q] = 0
