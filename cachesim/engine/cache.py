@@ -112,7 +112,7 @@ def touch(R, c, e, inl=False):
     if touched_last(R, c, e):
         return
     e0, s, cs, way, ways = _policy_args(R, c, e)
-    pol.touch_inl(inl, par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
+    pol.touch_inl(inl, False, par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
     R[R_HINT][c] = e
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
 
@@ -124,7 +124,7 @@ def touch_at(R, c, e, e0, s, inl=False):
         return
     P = R[R_P]
     p = c * NPARAM
-    pol.touch_inl(inl, P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
+    pol.touch_inl(inl, False, P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
     R[R_HINT][c] = e
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
 
@@ -179,7 +179,7 @@ def insert_at(R, c, line, d, tag, e0, s, inl=False):
         bump(R, c, tag, EVICT)
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d
-    pol.reset_inl(inl, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
+    pol.touch_inl(inl, True, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
     R[R_HINT][c] = e0 + w
     R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
     return vline, vd
