@@ -72,15 +72,39 @@ def _emit(Q, n, line, meta):
     return n + 1
 
 
+@njit(cache=True, inline="always")
+def _look_up(R, c, line):
+    """Find `line` in cache c (its hint first) and touch it: (entry, 0, 0),
+    or (-1, set, first entry of the set) for the install when it missed."""
+    TAGS = R[R_TAGS]
+    e = R[R_HINT][c]
+    if TAGS[e] == line:
+        touch(R, c, e, True)
+        return e, 0, 0
+    st, e0 = set_base(R, c, line)
+    e = scan(TAGS, e0, par(R, c, WAYS), line)
+    if e >= 0:
+        touch_at(R, c, e, e0, st, True)
+    return e, st, e0
+
+
+@njit(cache=True, inline="always")
+def _install(R, c, line, d, t, st, e0, O, no):
+    """Install `line` (dirty bit d) in the set found missing; a dirty
+    victim is written back: counted here, sent on as a request to O."""
+    vline, vd = insert_at(R, c, line, d, t, e0, st, True)
+    if vline >= 0 and vd:
+        bump(R, c, t, WRITEBACK)
+        no = _emit(O, no, vline, (t << 8) | WB)
+    return no
+
+
 @njit(cache=True)
 def _level(R, c, pos, Q, nq, O, H):
     """Cache c (path position pos) takes requests Q[0:nq] of the level
     above; its misses and write-backs go to O. Returns how many. A demand
     hit raises its record's hit level H[record] to pos."""
-    TAGS = R[R_TAGS]
     DIRTY = R[R_DIRTY]
-    HINT = R[R_HINT]
-    ways = par(R, c, WAYS)
     no = 0
     for i in range(nq):
         if i + AHEAD < nq:
@@ -89,35 +113,23 @@ def _level(R, c, pos, Q, nq, O, H):
         m = Q[2 * i + 1]
         k = m & 7
         t = (m >> 8) & 255
-        st = e0 = 0
         if k == WB:
             bump(R, c, t, WB_IN)
         else:
             bump(R, c, t, ACC + k)
-        e = HINT[c]
-        if TAGS[e] == line:
-            touch(R, c, e, True)
-        else:
-            st, e0 = set_base(R, c, line)
-            e = scan(TAGS, e0, ways, line)
-            if e >= 0:
-                touch_at(R, c, e, e0, st, True)
+        e, st, e0 = _look_up(R, c, line)
         if e >= 0:
             if k == WB:
                 DIRTY[e] = 1
             elif H[m >> 16] < pos:
                 H[m >> 16] = np.uint8(pos)
-            continue
-        if k == WB:
+        elif k == WB:
             bump(R, c, t, WB_IN_MISS)
-            vline, vd = insert_at(R, c, line, 1, t, e0, st, True)
+            no = _install(R, c, line, 1, t, st, e0, O, no)
         else:
             bump(R, c, t, MISS + k)
             no = _emit(O, no, line, m)
-            vline, vd = insert_at(R, c, line, 0, t, e0, st, True)
-        if vline >= 0 and vd:
-            bump(R, c, t, WRITEBACK)
-            no = _emit(O, no, vline, (t << 8) | WB)
+            no = _install(R, c, line, 0, t, st, e0, O, no)
     return no
 
 
@@ -141,7 +153,6 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     """replay_default's contract (same arguments, same state, same results)
     for machines where plain() holds."""
     R = regions(base)
-    TAGS = R[R_TAGS]
     DIRTY = R[R_DIRTY]
     HINT = R[R_HINT]
     RUN = R[R_RUN]
@@ -192,22 +203,12 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                 lines += 1
                 h = 0
                 bump(R, c1, t, ACC + k)
-                e = HINT[c1]
-                if TAGS[e] == line:
-                    touch(R, c1, e, True)
-                else:
-                    st, e0 = set_base(R, c1, line)
-                    e = scan(TAGS, e0, par(R, c1, WAYS), line)
-                    if e >= 0:
-                        touch_at(R, c1, e, e0, st, True)
-                    else:
-                        bump(R, c1, t, MISS + k)
-                        nq = _emit(Q1, nq, line, meta)
-                        vline, vd = insert_at(R, c1, line, 1 if kd == WRITE else 0, t, e0, st, True)
-                        e = HINT[c1]
-                        if vline >= 0 and vd:
-                            bump(R, c1, t, WRITEBACK)
-                            nq = _emit(Q1, nq, vline, (t << 8) | WB)
+                e, st, e0 = _look_up(R, c1, line)
+                if e < 0:
+                    bump(R, c1, t, MISS + k)
+                    nq = _emit(Q1, nq, line, meta)
+                    nq = _install(R, c1, line, 1 if kd == WRITE else 0, t, st, e0, Q1, nq)
+                    e = HINT[c1]
                 if kd == WRITE:
                     DIRTY[e] = 1
                 elif kd == RMW:
