@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import reference_model as ref
 from cachesim.config import machine_from_dict
 from cachesim.engine import lean as lean_mod
 from cachesim.engine.lean import plain, replay_lean

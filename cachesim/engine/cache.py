@@ -119,7 +119,7 @@ def touch(R, c, e, inl=False):
 
 @njit(cache=True, inline="always")
 def touch_at(R, c, e, e0, s, inl=False):
-    """touch() when the set is already known (no division)."""
+    """touch() when the set is already known."""
     if touched_last(R, c, e):
         return
     P = R[R_P]

@@ -227,7 +227,7 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                     touch(R, c1, HINT[c1], True)
                     bump_by(R, c1, t, ACC + k, j - r)
                     for q in range(r, j):
-                        H[q] = 0
+                        hout[q] = 0
                     lines += j - r
                     r = j
         for pos in range(1, n):

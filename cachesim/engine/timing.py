@@ -20,9 +20,8 @@ line a hardware prefetch has not finished bringing in waits for it: the
 prefetch was late (counted at the cache that issued it). The run's cycles
 are the last retirement; `serial_cycles` adds the latencies with no overlap.
 """
-from numba import njit
-
 import numpy as np
+from numba import njit
 
 from ..trace import IFETCH, READ, RMW
 from .arena import (H_NCACHE, H_NPATHD, H_NPATHI, H_WINDOW, MSHOFF, MSHRS, NPARAM, R_HDR, R_LAT, R_MSH, R_MSHI, R_P,
