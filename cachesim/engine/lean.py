@@ -227,7 +227,7 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
                     touch(R, c1, HINT[c1], True)
                     bump_by(R, c1, t, ACC + k, j - r)
                     for q in range(r, j):
-                        hout[q] = 0
+                        H[q] = 0    # the raw pointer: no negative-index wraparound, so a memset
                     lines += j - r
                     r = j
         for pos in range(1, n):
