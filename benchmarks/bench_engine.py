@@ -17,8 +17,9 @@ package is also `cachesim`), timed inside that process around its bulk
 `cs.load(list, length=8)`; list construction is not timed. The two
 alternate rep by rep (the VM's speed drifts) and the ratio is the median of
 the per-round ratios; miss counts must agree level by level. `ours` uses the
-default threads (two set partitions on a 2-core host); the one-thread figure
-is printed beside it.
+default threads (on a multi-core host the two-thread pipeline: level 1 on
+one thread, the levels below on another, results identical to one thread);
+the one-thread figure and ratio are printed beside it.
 """
 from __future__ import annotations
 

@@ -86,7 +86,7 @@ def state(m, recs, lean, threads=1, chunk=None):
 
 def assert_same(a, b):
     assert np.array_equal(a.stats, b.stats)
-    assert np.array_equal(a.run[:8], b.run[:8])   # ops, records, lines, op bookkeeping, timing words
+    assert np.array_equal(a.run, b.run)   # ops, records, lines, op bookkeeping, timing words
     if a.nparts == b.nparts == 1:
         assert np.array_equal(a.tags, b.tags)
 
@@ -106,7 +106,7 @@ POLICY_STATE = ("TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "STATS", "RUN")
 
 def assert_same_state(lean, generic):
     offs = lean.arenas[0].offs
-    a, b = lean.arenas[0].M, generic.arenas[0].M
+    a, b = lean.M, generic.M   # the properties wait for a pipeline to finish
     for key in POLICY_STATE:
         o = offs[key]
         end = min((v for v in offs.values() if v > o), default=len(a))
@@ -121,8 +121,8 @@ def test_lean_same_line_runs(m, recs, chunk):
     assert_same_state(state(m, recs, True, chunk=chunk), state(m, recs, False, chunk=chunk))
 
 
-@pytest.mark.parametrize("policy", ["lru", "brrip"])
-def test_lean_many_batches(policy):
+@pytest.mark.parametrize("policy,threads", [("lru", 1), ("brrip", 1), ("lru", 2)])
+def test_lean_many_batches(policy, threads):
     """Enough level-1 misses and write-backs for many of the lean replay's
     batches (lean.BATCH requests each), and records spanning many lines:
     the level passes still equal the generic loop word for word."""
@@ -139,8 +139,9 @@ def test_lean_many_batches(policy):
               "L2": {"level": 2, "size": 4096, "assoc": 8, "replacement_policy": policy},
               "L3": {"level": 3, "size": 16384, "assoc": 16}}
     m = machine_from_dict({"machine": {"name": "b", "line_size": LINE}, "caches": caches})
-    lean = state(m, recs, True, chunk=50_000)
+    lean = state(m, recs, True, threads=threads, chunk=50_000)
     assert lean.stats[1, :, 4:8].sum() > 4 * lean_mod.BATCH   # L1D misses: many batches
+    assert lean.stats[1, :, 4:8].sum() > 2 * EngineState.SLOT  # and pipeline slots
     assert_same_state(lean, state(m, recs, False, chunk=50_000))
 
 
@@ -151,13 +152,43 @@ def test_lean_matches_reference(m, recs):
     compare(m, recs)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_machines(), traces(), st.sampled_from([None, 7, 64]), st.sampled_from([1, 5, 64]))
+def test_lean_pipelined_equals_one_thread(m, recs, chunk, slot):
+    """Two threads (level 1 | the levels below, over a ring of slots) leave
+    the state one thread leaves, word for word, cycles included; tiny slots
+    make the ring wrap many times within a chunk and across chunks."""
+    old = EngineState.SLOT
+    EngineState.SLOT = slot
+    try:
+        two = state(m, recs, True, threads=2, chunk=chunk)
+    finally:
+        EngineState.SLOT = old
+    assert two.pipelined and two.kernel is replay_lean
+    one = state(m, recs, True, threads=1, chunk=chunk)
+    assert not one.pipelined
+    assert_same_state(two, one)
+    assert_same(two, one)
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plain_machines(), traces())
-def test_lean_partitioned_equals_one_thread(m, recs):
-    two = state(m, recs, True, threads=2)
+def test_generic_partitioned_equals_one_thread(m, recs):
+    """Off the lean path, two threads split the sets (replay.partitions)."""
+    two = state(m, recs, False, threads=2)
     one = state(m, recs, False, threads=1)
     assert np.array_equal(two.stats, one.stats)
-    assert np.array_equal(two.run[:8], one.run[:8])
+    assert np.array_equal(two.run, one.run)
+
+
+def test_default_threads():
+    """A plain machine pipelines by default on a multi-core host; the
+    environment variable and threads=1 turn it off."""
+    import os
+    m = machine_from_dict({"machine": {"name": "x"}, "caches": {"L1": {"level": 1, "size": "1KiB", "assoc": 2}}})
+    assert EngineState(m).pipelined == ((os.cpu_count() or 1) >= 2 and "CACHESIM_THREADS" not in os.environ)
+    assert not EngineState(m, threads=1).pipelined
+    assert EngineState(m, threads=2).pipelined
 
 
 @pytest.mark.parametrize("change", [

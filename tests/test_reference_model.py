@@ -141,7 +141,7 @@ def test_two_partitions_equal_one_thread(m, recs):
     from cachesim.engine.replay import EngineState
     from cachesim.api import run_dict
     recs["dep"] = np.minimum(np.arange(len(recs)), np.array([0, 1, 0, 3] * (len(recs) // 4 + 1))[:len(recs)])
-    one, two = EngineState(m, threads=1), EngineState(m, threads=2)
+    one, two = EngineState(m, threads=1), EngineState(m, threads=2, lean=False)   # lean + 2 threads pipelines
     assert one.nparts == 1 and two.nparts == 2
     for st_ in (one, two):
         for i in range(0, len(recs), 97):

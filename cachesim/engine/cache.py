@@ -4,7 +4,7 @@ Entries are numbered globally across caches: cache c owns entries
 ``P[c,EOFF] ..`` (sets*ways of them) and sets ``P[c,SOFF] ..``. A line is
 held at most once per cache, so the per-cache hint (the entry of its last
 hit or fill) is checked before the set scan: a matching tag there is a hit.
-That makes streams and repeated lines cheap. HINT[n + c] is 1 while the
+That makes streams and repeated lines cheap. Its flag (set_hint) is 1 while the
 hinted entry was the last one touched in cache c with nothing inserted or
 removed since: touching it again then changes no replacement order, so
 touch() skips it (touched_last), and the lean loop counts whole runs of
@@ -14,8 +14,9 @@ import numpy as np
 from numba import njit
 
 from . import policies as pol
-from .arena import (CSOFF, ENTRIES, EOFF, H_NCACHE, MASK, NPARAM, POLICY, R_CS, R_DIRTY, R_HDR, R_HINT, R_P,
+from .arena import (CSOFF, ENTRIES, EOFF, HS, MASK, NPARAM, POLICY, R_CS, R_DIRTY, R_HINT, R_P,
                     R_RS, R_SS, R_STATS, R_TAGS, R_VALID, SETS, SLICES, SOFF, SPS, WAYS)
+from .rawarray import cttz, lanes_equal8, lanes_equal16
 from .stats import EVICT, NCNT, NTAGS
 
 _HASH = np.uint64(0x9E3779B97F4A7C15)
@@ -35,6 +36,19 @@ def bump(R, c, tag, cnt):
 @njit(cache=True, inline="always")
 def bump_by(R, c, tag, cnt, n):
     R[R_STATS][(c * NTAGS + tag) * NCNT + cnt] += n
+
+
+@njit(cache=True, inline="always")
+def hint(R, c):
+    """Cache c's hinted entry: its last hit or fill."""
+    return R[R_HINT][c * HS]
+
+
+@njit(cache=True, inline="always")
+def set_hint(R, c, e, last):
+    """Hint entry e; `last`: e is the last entry touched, nothing inserted or removed since."""
+    R[R_HINT][c * HS] = e
+    R[R_HINT][c * HS + 1] = last
 
 
 @njit(cache=True, inline="always")
@@ -67,7 +81,7 @@ def set_base(R, c, line):
 def find(R, c, line):
     """Global entry index holding `line` in cache c, or -1. No state change."""
     TAGS = R[R_TAGS]
-    h = R[R_HINT][c]
+    h = hint(R, c)
     if TAGS[h] == line:
         return h
     s, e0 = set_base(R, c, line)
@@ -76,13 +90,20 @@ def find(R, c, line):
 
 @njit(cache=True, inline="always")
 def scan(TAGS, e0, ways, line):
-    # A line is held at most once per set, so the sum of (match * way+1) is
-    # the matching way: independent compares and adds the host vectorises,
-    # where "remember the last match" would be a serial chain of selects.
-    acc = 0
-    for k in range(ways):
-        acc += (TAGS[e0 + k] == line) * (k + 1)
-    return e0 + acc - 1 if acc else -1
+    """Entry of the set at e0 holding `line`, or -1. A line is held at most
+    once per set, so the lowest matching lane is the match."""
+    if ways <= 8:
+        m = lanes_equal8(TAGS, e0, line) & ((1 << ways) - 1)
+    elif ways <= 16:
+        m = lanes_equal16(TAGS, e0, line) & ((1 << ways) - 1)
+    else:
+        # the sum of (match * way+1) is the matching way: independent
+        # compares and adds the host vectorises
+        acc = 0
+        for k in range(ways):
+            acc += (TAGS[e0 + k] == line) * (k + 1)
+        return e0 + acc - 1 if acc else -1
+    return e0 + cttz(m) if m else -1
 
 
 @njit(cache=True, inline="always")
@@ -103,7 +124,7 @@ def touched_last(R, c, e):
     removed since? Touching it again then changes no replacement order, so
     touch() skips it; every loop goes through here, which keeps their
     policy state word for word the same."""
-    return R[R_HINT][c] == e and R[R_HINT][R[R_HDR][H_NCACHE] + c] == 1
+    return R[R_HINT][c * HS] == e and R[R_HINT][c * HS + 1] == 1
 
 
 @njit(cache=True, inline="always")
@@ -113,8 +134,7 @@ def touch(R, c, e, inl=False):
         return
     e0, s, cs, way, ways = _policy_args(R, c, e)
     pol.touch_inl(inl, False, par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
-    R[R_HINT][c] = e
-    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
+    set_hint(R, c, e, 1)
 
 
 @njit(cache=True, inline="always")
@@ -125,8 +145,7 @@ def touch_at(R, c, e, e0, s, inl=False):
     P = R[R_P]
     p = c * NPARAM
     pol.touch_inl(inl, False, P[p + POLICY], R[R_RS], R[R_SS], R[R_CS], e0, P[p + SOFF] + s, P[p + CSOFF], e - e0, P[p + WAYS])
-    R[R_HINT][c] = e
-    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 1
+    set_hint(R, c, e, 1)
 
 
 @njit(cache=True, inline="always")
@@ -136,8 +155,8 @@ def remove(R, c, e):
     pol.invalidate(par(R, c, POLICY), R[R_RS], R[R_SS], R[R_CS], e0, s, cs, way, ways)
     R[R_TAGS][e] = -1
     R[R_DIRTY][e] = 0
-    R[R_VALID][c] -= 1
-    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
+    R[R_VALID][c * HS] -= 1
+    R[R_HINT][c * HS + 1] = 0
 
 
 @njit(cache=True, inline="always")
@@ -164,12 +183,12 @@ def insert_at(R, c, line, d, tag, e0, s, inl=False):
     pid = P[p + POLICY]
     w = -1
     VALID = R[R_VALID]
-    if VALID[c] < P[p + ENTRIES]:
+    if VALID[c * HS] < P[p + ENTRIES]:
         for k in range(ways - 1, -1, -1):
             if TAGS[e0 + k] == -1:
                 w = k
         if w >= 0:
-            VALID[c] += 1
+            VALID[c * HS] += 1
     vline = -1
     vd = 0
     if w < 0:
@@ -180,6 +199,5 @@ def insert_at(R, c, line, d, tag, e0, s, inl=False):
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d
     pol.touch_inl(inl, True, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
-    R[R_HINT][c] = e0 + w
-    R[R_HINT][R[R_HDR][H_NCACHE] + c] = 0
+    set_hint(R, c, e0 + w, 0)
     return vline, vd

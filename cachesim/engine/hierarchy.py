@@ -37,15 +37,14 @@ import numpy as np
 from numba import njit
 
 from .arena import (CLUS, EXCLUSIVE, H_NCACHE, H_PREFETCH, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR,
-                    R_HINT, R_LAT, R_PFB, R_PFR, R_RUN, R_SCR, R_STACK, R_TAGS, WA, WAYS, WB)
+                    R_LAT, R_PFB, R_PFR, R_RUN, R_SCR, R_STACK, R_TAGS, WA, WAYS, WB)
 from . import prefetchers as pfm
 from .arena import H_LINEBITS, NPARAM, PF1, PF2, PFS1, PFS2, R_P, R_PFQ, R_PFS
-from .cache import bump, find, insert, insert_at, par, remove, scan, set_base, touch, touch_at
+from .cache import bump, find, hint, insert, insert_at, par, remove, scan, set_base, touch, touch_at
 from .stats import (ACC, BACKINV, INVALIDATED, K_PREFETCH, K_WRITE, MEM_READ, MEM_WRITE, MISS, PF_ISSUED,
                     PF_USEFUL,
                     VICTIM_IN, WB_IN, WB_IN_MISS, WRITEBACK)
-
-R_PFWAIT, R_PFCACHE, R_PFHIT, R_DISPATCH = 8, 9, 10, 5   # RUN words shared with timing.py
+from .timing import R_DISPATCH, R_PFCACHE, R_PFHIT, R_PFWAIT
 
 
 @njit(cache=True, inline="always")
@@ -177,7 +176,7 @@ def fill(R, path, n, s, line, k, tag):
     for pos in range(s, n):
         c = path[pos]
         bump(R, c, tag, ACC + k)
-        e = R[R_HINT][c]
+        e = hint(R, c)
         if TAGS[e] != line:
             st, e0 = set_base(R, c, line)
             SCR[2 * pos] = st
@@ -213,7 +212,7 @@ def fill(R, path, n, s, line, k, tag):
         install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos])
         carried = 0
         if pf:
-            e = R[R_HINT][c]           # the entry just filled
+            e = hint(R, c)             # the entry just filled
             if k == K_PREFETCH and pos == s:
                 R[R_PFB][e] = 1        # a hardware prefetch of this cache's prefetchers
                 R[R_PFR][e] = R[R_RUN][R_DISPATCH] + 1 + R[R_LAT][h]

@@ -33,9 +33,9 @@ import numpy as np
 from numba import njit
 
 from ..trace import IFETCH, PREFETCH, PREFETCHW, RMW, WRITE
-from .arena import (H_NCACHE, H_NPATHD, H_TIMING, R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_TAGS, WAYS,
+from .arena import (H_NCACHE, H_NPATHD, H_TIMING, R_DIRTY, R_HDR, R_PATHD, R_PATHI, R_RUN, R_TAGS, WAYS,
                     regions)
-from .cache import bump, bump_by, insert_at, par, scan, set_base, touch, touch_at
+from .cache import bump, bump_by, hint, insert_at, par, scan, set_base, touch, touch_at
 from .lookahead import REC_AHEAD, prefetch_set, record_lines, same_line_run
 from .rawarray import as_ptr, as_ptr8, prefetch
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, R_LINES, R_RECORDS,
@@ -77,7 +77,7 @@ def _look_up(R, c, line):
     """Find `line` in cache c (its hint first) and touch it: (entry, 0, 0),
     or (-1, set, first entry of the set) for the install when it missed."""
     TAGS = R[R_TAGS]
-    e = R[R_HINT][c]
+    e = hint(R, c)
     if TAGS[e] == line:
         touch(R, c, e, True)
         return e, 0, 0
@@ -148,94 +148,148 @@ def _memory(R, n, Q, nq, H):
             H[m >> 16] = np.uint8(n)
 
 
+@njit(cache=True)
+def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
+    """The level-1 pass: records r.. until `limit` requests are queued in Q1
+    or the records end. Writes each record's level-1 hit level; returns the
+    next record and the number of requests queued."""
+    DIRTY = R[R_DIRTY]
+    RUN = R[R_RUN]
+    pd = R[R_PATHD]
+    pi = R[R_PATHI]
+    lines = 0
+    nq = 0
+    while r < nrec and nq < limit:
+        prefetch(RECP, 4 * (r + REC_AHEAD))
+        a = rec[r].addr
+        first, last = record_lines(a, rec[r].size, line_bits)
+        t = np.int64(rec[r].tag)
+        if part == 0:
+            count_op(RUN, np.int64(rec[r].op))
+        kd = rec[r].kind
+        c1 = pd[0]
+        k = K_READ
+        if kd == IFETCH:
+            c1 = pi[0]
+            k = K_IFETCH
+        elif kd == PREFETCH or kd == PREFETCHW:
+            k = K_PREFETCH
+        elif kd == WRITE:
+            k = K_WRITE
+        meta = (r << 16) | (t << 8) | k
+        h = -1
+        for line in range(first, last + 1):
+            if (line & pmask) != part:
+                continue
+            lines += 1
+            h = 0
+            bump(R, c1, t, ACC + k)
+            e, st, e0 = _look_up(R, c1, line)
+            if e < 0:
+                bump(R, c1, t, MISS + k)
+                nq = _emit(Q1, nq, line, meta)
+                nq = _install(R, c1, line, 1 if kd == WRITE else 0, t, st, e0, Q1, nq)
+                e = hint(R, c1)
+            if kd == WRITE:
+                DIRTY[e] = 1
+            elif kd == RMW:
+                # the read brought the line into L1: the write hits there
+                bump(R, c1, t, ACC + K_WRITE)
+                touch(R, c1, e, True)
+                DIRTY[e] = 1
+        H[r] = np.uint8(h)
+        r += 1
+        if h == 0 and first == last and kd != RMW:
+            # Records repeating this one's line, kind, tag, op and size
+            # only count level-1 hits on the entry just touched (7 of 8
+            # records of an 8-byte stream): absorb the run in one go.
+            j = same_line_run(RECP, r - 1, nrec, lb, line_bits)
+            if j > r:
+                touch(R, c1, hint(R, c1), True)
+                bump_by(R, c1, t, ACC + k, j - r)
+                for q in range(r, j):
+                    H[q] = 0    # the raw pointer: no negative-index wraparound, so a memset
+                lines += j - r
+                r = j
+    RUN[R_LINES] += lines
+    return r, nq
+
+
+@njit(cache=True)
+def _below(R, Q1, nq, qa, cap, H):
+    """Levels 2.. and memory take the nq level-1 requests at Q1; buffer j of
+    qa (j >= 1) holds the requests for path position j + 1."""
+    pd, n = R[R_PATHD], R[R_HDR][H_NPATHD]
+    Q = Q1
+    for pos in range(1, n):
+        O = _queue(qa, pos, cap)
+        nq = _level(R, pd[pos], pos, Q, nq, O, H)
+        Q = O
+    _memory(R, n, Q, nq, H)
+
+
+@njit(cache=True, inline="always")
+def queue_cap(line_bits):
+    """Requests per BATCH a request buffer must hold: level 1 emits at most
+    two requests per line and a record spans at most `most` lines; each
+    level below adds at most one write-back per request, so path position
+    pos's input holds at most pos * queue_cap (buffer pos - 1, _queue)."""
+    most = (65535 >> line_bits) + 2
+    return BATCH + 2 * most
+
+
 @njit(cache=True, nogil=True)
 def replay_lean(rec, base, line_bits, part, nparts, hout):
     """replay_default's contract (same arguments, same state, same results)
-    for machines where plain() holds."""
+    for machines where plain() holds: batches of BATCH level-1 requests go
+    through every level, then are timed."""
     R = regions(base)
-    DIRTY = R[R_DIRTY]
-    HINT = R[R_HINT]
     RUN = R[R_RUN]
-    pd, n = R[R_PATHD], R[R_HDR][H_NPATHD]
-    pi = R[R_PATHI]
+    n = R[R_HDR][H_NPATHD]
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
-    lb = np.uint64(line_bits)
-    pmask = nparts - 1
     nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS]
     RECP = as_ptr(rec.ctypes.data)
     H = as_ptr8(hout.ctypes.data)
-    # Level-1 emits at most two requests per line, a record spans at most
-    # `most` lines, and each level below adds at most one write-back per
-    # request: level pos's input holds at most pos * (BATCH + 2 * most).
-    most = (65535 >> line_bits) + 2
-    cap = BATCH + 2 * most
+    cap = queue_cap(line_bits)
     buf = np.empty(n * (n + 1) * cap, np.int64)
     qa = buf.ctypes.data
-    lines = 0
     r = 0
     while r < nrec:
         r0 = r
-        nq = 0
-        Q1 = _queue(qa, 0, cap)
-        while r < nrec and nq < BATCH:
-            prefetch(RECP, 4 * (r + REC_AHEAD))
-            a = rec[r].addr
-            first, last = record_lines(a, rec[r].size, line_bits)
-            t = np.int64(rec[r].tag)
-            if part == 0:
-                count_op(RUN, np.int64(rec[r].op))
-            kd = rec[r].kind
-            c1 = pd[0]
-            k = K_READ
-            if kd == IFETCH:
-                c1 = pi[0]
-                k = K_IFETCH
-            elif kd == PREFETCH or kd == PREFETCHW:
-                k = K_PREFETCH
-            elif kd == WRITE:
-                k = K_WRITE
-            meta = (r << 16) | (t << 8) | k
-            h = -1
-            for line in range(first, last + 1):
-                if (line & pmask) != part:
-                    continue
-                lines += 1
-                h = 0
-                bump(R, c1, t, ACC + k)
-                e, st, e0 = _look_up(R, c1, line)
-                if e < 0:
-                    bump(R, c1, t, MISS + k)
-                    nq = _emit(Q1, nq, line, meta)
-                    nq = _install(R, c1, line, 1 if kd == WRITE else 0, t, st, e0, Q1, nq)
-                    e = HINT[c1]
-                if kd == WRITE:
-                    DIRTY[e] = 1
-                elif kd == RMW:
-                    # the read brought the line into L1: the write hits there
-                    bump(R, c1, t, ACC + K_WRITE)
-                    touch(R, c1, e, True)
-                    DIRTY[e] = 1
-            hout[r] = h
-            r += 1
-            if h == 0 and first == last and kd != RMW:
-                # Records repeating this one's line, kind, tag, op and size
-                # only count level-1 hits on the entry just touched (7 of 8
-                # records of an 8-byte stream): absorb the run in one go.
-                j = same_line_run(RECP, r - 1, nrec, lb, line_bits)
-                if j > r:
-                    touch(R, c1, HINT[c1], True)
-                    bump_by(R, c1, t, ACC + k, j - r)
-                    for q in range(r, j):
-                        H[q] = 0    # the raw pointer: no negative-index wraparound, so a memset
-                    lines += j - r
-                    r = j
-        for pos in range(1, n):
-            nq = _level(R, pd[pos], pos, _queue(qa, pos - 1, cap), nq, _queue(qa, pos, cap), H)
-        _memory(R, n, _queue(qa, n - 1, cap), nq, H)
+        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, part, nparts - 1, H,
+                        _queue(qa, 0, cap), BATCH)
+        _below(R, _queue(qa, 0, cap), nq, qa, cap, H)
         if timing:
             time_records(R, rec, r0, r, hout, hout, rg0)
-    RUN[R_LINES] += lines
     if part == 0:
         RUN[R_RECORDS] += nrec
     buf[0] = 0   # numba frees an array after its last use: the queues live in it until here
+
+
+# The pipelined replay: the same passes on two threads. The calling thread
+# runs the level-1 pass into one of two slots while a worker runs the levels
+# below (and timing) on the other slot's requests; each level still sees its
+# requests in order, so results are those of replay_lean, and the two
+# threads touch disjoint state (arena.HS keeps their hot words on separate
+# host lines).
+
+@njit(cache=True, nogil=True)
+def lean_front(rec, r, base, line_bits, hout, slot, limit):
+    """Level-1 pass from record r into the slot at address `slot` until
+    `limit` requests: (next record, requests)."""
+    R = regions(base)
+    return _level1(R, rec, as_ptr(rec.ctypes.data), r, rec.shape[0], np.uint64(line_bits), line_bits, 0, 0,
+                   as_ptr8(hout.ctypes.data), as_ptr(slot), limit)
+
+
+@njit(cache=True, nogil=True)
+def lean_back(rec, r0, r1, base, slot, nq, qa, cap, hout, rg0):
+    """Levels 2.. on a slot's nq requests, BATCH at a time (their buffers at
+    qa stay in the host's L2), then time records r0..r1-1."""
+    R = regions(base)
+    H = as_ptr8(hout.ctypes.data)
+    for k in range(0, nq, BATCH):
+        _below(R, as_ptr(slot + 16 * k), min(BATCH, nq - k), qa, cap, H)
+    if R[R_HDR][H_TIMING] == 1:
+        time_records(R, rec, r0, r1, hout, hout, rg0)

@@ -73,3 +73,33 @@ def region(base, off):
 @njit(cache=True, inline="always")
 def region8(base, off):
     return as_ptr8(base + 8 * off)
+
+
+def _lanes_equal(width):
+    def typer(typingctx, ptr, idx, value):
+        if not isinstance(ptr, types.CPointer) or not isinstance(idx, types.Integer):
+            return None
+        sig = types.int64(ptr, idx, types.int64)
+
+        def codegen(context, builder, signature, args):
+            vt = ir.VectorType(ir.IntType(64), width)
+            p = builder.bitcast(builder.gep(args[0], [args[1]]), vt.as_pointer())
+            v = builder.load(p, align=8)
+            splat = builder.insert_element(ir.Constant(vt, ir.Undefined), args[2], ir.IntType(32)(0))
+            splat = builder.shuffle_vector(splat, ir.Constant(vt, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), width), [0] * width))
+            bits = builder.bitcast(builder.icmp_signed("==", v, splat), ir.IntType(width))
+            return builder.zext(bits, ir.IntType(64))
+
+        return sig, codegen
+    typer.__name__ = typer.__qualname__ = f"lanes_equal{width}"
+    return typer
+
+
+# Bit k set where ptr[idx + k] == value, for k < 8 (16): one vector load and
+# compare (two AVX-512 instructions and a mask move), where the summing loop
+# LLVM vectorises from scalar code runs a vector loop, a reduction and a
+# remainder check. Reads the whole width: callers mask off lanes past their
+# set, and keep the memory after the last set readable (the arena's later
+# regions).
+lanes_equal8 = intrinsic(_lanes_equal(8))
+lanes_equal16 = intrinsic(_lanes_equal(16))

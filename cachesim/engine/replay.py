@@ -13,10 +13,10 @@ from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
 from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
-                    H_TIMING, H_WINDOW, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
-                    R_DIRTY, R_HDR, R_HINT, R_PATHD, R_PATHI, R_RUN, R_TAGS, SETS, SLICES, SOFF, SPS,
+                    H_TIMING, H_WINDOW, HS, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
+                    R_DIRTY, R_HDR, R_PATHD, R_PATHI, R_RUN, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
-from .cache import bump, find, insert, par, scan, set_base, touch, touch_at
+from .cache import bump, find, hint, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
 from . import prefetchers as pfm
 from .timing import TRING, account, latencies, time_records
@@ -25,10 +25,10 @@ from ..config import CacheConfig
 from .rawarray import as_ptr
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
-from .lean import plain, replay_lean
+from .lean import lean_back, lean_front, plain, queue_cap, replay_lean
 from .lookahead import look_ahead, record_lines
 
-NRUN = 12   # run-wide counters (stats.py R_*); 5-7 timing.py, 8-10 prefetch bookkeeping
+NRUN = 16   # run-wide counters: 0-4 stats.py R_*, 8-13 timing.py (its own host line)
 
 
 @njit(cache=True, nogil=True)
@@ -41,7 +41,6 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     32-byte row are cheaper to load than seven strided column views."""
     R = regions(base)
     TAGS = R[R_TAGS]
-    HINT = R[R_HINT]
     RUN = R[R_RUN]
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
@@ -76,7 +75,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             tl = translate(R, np.int64(a), t, pd, npd, line_bits)   # before the access: the walk may evict it
         if first == last and (kd == READ or (kd == WRITE and d1_wb)):
             # Level-1 hits are handled here, without entering the hierarchy.
-            e = HINT[d1]
+            e = hint(R, d1)
             hit = False
             if TAGS[e] == first:
                 touch(R, d1, e)
@@ -243,9 +242,9 @@ class _Arena:
         nsets = sum(c.sets for c in caches)
         M, offs = build({
             "P": n * NPARAM, "TAGS": entries, "DIRTY": -(-entries // 8), "RS": entries, "SS": nsets,
-            "CS": n * pol.CS_COLUMNS, "HINT": 2 * n, "BELOW": n, "ABOVE": n * n,
+            "CS": n * HS, "HINT": HS * n, "BELOW": n, "ABOVE": n * n,
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
-            "VALID": n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
+            "VALID": HS * n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
             "MSH": sum(c.mshrs for c in caches), "MSHI": n, "PFB": entries, "PFR": entries,
             "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE,
             "REG": 1 + 3 * len(machine.regions), "TLBMAP": 6, "TLBLAT": n})
@@ -257,12 +256,12 @@ class _Arena:
         self.tags[:] = -1
         self.dirty = view("DIRTY", -(-entries // 8)).view(np.uint8)[:entries]
         ss = view("SS", nsets)
-        self.cs = view("CS", n * pol.CS_COLUMNS).reshape(n, pol.CS_COLUMNS)
+        self.cs = view("CS", n * HS).reshape(n, HS)[:, :pol.CS_COLUMNS]
         self.stats = view("STATS", (n + 1) * NTAGS * NCNT).reshape(n + 1, NTAGS, NCNT)
         self.run = view("RUN", NRUN)
         below = view("BELOW", n)
         above = view("ABOVE", n * n).reshape(n, n)
-        hint = view("HINT", 2 * n)
+        hint = view("HINT", HS * n)
         e = s = msh = pfs = 0
         for ci, c in enumerate(caches):
             sps = c.sets // c.slices
@@ -278,7 +277,7 @@ class _Arena:
             P[SLICES] = c.slices
             P[SPS] = sps
             P[MASK] = (sps - 1) if (sps & (sps - 1)) == 0 else -1
-            P[CSOFF] = ci * pol.CS_COLUMNS
+            P[CSOFF] = ci * HS   # a host line per cache, as HINT
             P[ENTRIES] = c.sets * c.assoc
             P[MSHRS] = c.mshrs
             P[MSHOFF] = msh
@@ -287,7 +286,7 @@ class _Arena:
                 P[slot] = pfm.PREFETCHER_IDS[name]
                 P[soff] = pfs
                 pfs += pfm.state_words(name)
-            hint[ci] = e
+            hint[ci * HS] = e
             ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
             # a distinct, seed-derived generator per cache
             self.cs[ci, pol.rng.RNG] = np.uint64((machine.seed * 1000003 + ci + 1) % (1 << 64)).view(np.int64)
@@ -374,12 +373,17 @@ class EngineState:
         self.machine = machine
         # the lean loop where it gives the same results (lean.plain); lean=False forces the generic one
         self.kernel = replay_lean if (plain(machine) if lean is None else lean and plain(machine)) else replay_default
+        env = int(os.environ.get("CACHESIM_THREADS", "0"))
         if threads is None:
-            # One thread unless asked: on the 2-vCPU VM of this project two set
-            # partitions ran slower than one (both threads stream every record,
-            # and the vCPUs share a core); on an earlier host they gained 1.3-1.5x.
-            threads = int(os.environ.get("CACHESIM_THREADS", "1")) or 1
-        self.nparts = partitions(machine, threads)
+            # Default: on a plain machine and a multi-core host, the lean
+            # replay's pipeline (level 1 | the levels below: 1.5-1.8x on the
+            # 2-vCPU VM of this project); otherwise one thread. Two set
+            # partitions only when asked: on that VM they ran slower than one
+            # (both threads stream every record); on an earlier host they
+            # gained 1.3-1.5x.
+            threads = env or (2 if (os.cpu_count() or 1) >= 2 and self.kernel is replay_lean else 1)
+        self.pipelined = threads >= 2 and self.kernel is replay_lean
+        self.nparts = 1 if self.pipelined else partitions(machine, threads)
         self.arenas = [_Arena(machine) for _ in range(self.nparts)]
         a0 = self.arenas[0]
         self.names = a0.names
@@ -387,25 +391,31 @@ class EngineState:
         self.path_d, self.path_i = a0.path_d, a0.path_i
         self.line_bits = a0.line_bits
         self._pool = None
+        self._pending = [None] * self.NSLOTS
+        self._k = 0
 
     @property
     def M(self) -> np.ndarray:
+        self.sync()
         return self.arenas[0].M
 
     @property
     def tags(self) -> np.ndarray:
         if self.nparts != 1:
             raise AttributeError("tags of a partitioned state: use cached_in()")
+        self.sync()
         return self.arenas[0].tags
 
     @property
     def stats(self) -> np.ndarray:
+        self.sync()
         if self.nparts == 1:
             return self.arenas[0].stats
         return sum(a.stats for a in self.arenas)
 
     @property
     def run(self) -> np.ndarray:
+        self.sync()
         if self.nparts == 1:
             return self.arenas[0].run
         r = self.arenas[0].run.copy()
@@ -420,6 +430,9 @@ class EngineState:
             replay_cachegrind(rec, self.M.ctypes.data, self.line_bits)
             return
         houts = [np.empty(len(rec), np.int8) for _ in range(self.nparts)]
+        if self.pipelined:
+            self._replay_pipelined(rec, houts[0])
+            return
         if self.nparts == 1:
             self.kernel(rec, self.M.ctypes.data, self.line_bits, 0, 1, houts[0])
             return
@@ -433,8 +446,52 @@ class EngineState:
         if self.arenas[0].M[H_TIMING] == 1:  # partitioned: time the records in order now
             timing_pass(rec, houts[0], houts[1], self.M.ctypes.data)
 
+    SLOT = 1 << 14   # level-1 requests per pipeline slot: 0.3-1 ms of work against ~20 us of handoff
+    NSLOTS = 3       # slots in the ring: slack for the VM's jitter
+
+    def _replay_pipelined(self, rec: np.ndarray, hout: np.ndarray) -> None:
+        """lean.lean_front on this thread, lean.lean_back on a worker, over a
+        ring of slots; the worker takes slots in the order they were filled.
+        Without timing the worker may still be on this chunk's last slots
+        when replay() returns (it reads no record), so the pipeline does not
+        drain at every chunk; everything that reads state calls sync()."""
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pool = ThreadPoolExecutor(1)
+            cap = int(queue_cap(self.line_bits))
+            levels = len(self.path_d)
+            self._slots = [np.empty(2 * (self.SLOT + cap), np.int64) for _ in range(self.NSLOTS)]
+            self._cap = cap
+            self._below = np.empty(levels * (levels + 1) * cap, np.int64)
+        M = self.arenas[0].M
+        base, lb = M.ctypes.data, self.line_bits
+        rg0 = int(M[M[R_RUN] + R_RECORDS])
+        r = 0
+        try:
+            while r < len(rec):
+                k = self._k
+                if self._pending[k] is not None:
+                    self._pending[k].result()
+                slot = self._slots[k].ctypes.data
+                r1, nq = lean_front(rec, r, base, lb, hout, slot, self.SLOT)
+                self._pending[k] = self._pool.submit(lean_back, rec, r, r1, base, slot, nq,
+                                                     self._below.ctypes.data, self._cap, hout, rg0)
+                r, self._k = r1, (k + 1) % self.NSLOTS
+        finally:
+            if M[H_TIMING] == 1 or r < len(rec):
+                self.sync()
+        M[M[R_RUN] + R_RECORDS] += len(rec)
+
+    def sync(self) -> None:
+        """Wait for the pipeline's worker to finish what it was given."""
+        for k, p in enumerate(self._pending):
+            if p is not None:
+                p.result()
+                self._pending[k] = None
+
     def cached_in(self, name: str, addr: int) -> bool:
         """Is the line holding byte `addr` in cache `name`?"""
+        self.sync()
         line = int(addr) >> self.line_bits
         a = self.arenas[line % self.nparts]
         return probe(a.M.ctypes.data, self.names.index(name), line) >= 0
@@ -446,6 +503,7 @@ class EngineState:
 
     def __del__(self):
         if getattr(self, "_pool", None) is not None:
+            self.sync()   # the worker writes into the arena this object owns
             self._pool.shutdown(wait=False)
 
 

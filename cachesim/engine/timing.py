@@ -30,8 +30,11 @@ from .stats import NCNT, NTAGS, PF_LATE
 
 TRING = 4096  # dependencies further back than this are complete by then
 
-R_DISPATCH, R_RETIRE, R_SERIAL = 5, 6, 7   # RUN region words
-R_PFWAIT, R_PFCACHE, R_PFHIT = 8, 9, 10    # a demand hit on a prefetched line: its arrival, the cache
+# RUN region words of the timing model, on their own host line (words 8 and
+# up): the pipelined lean replay times records on one thread while the
+# other counts ops and lines in words 0-4.
+R_DISPATCH, R_RETIRE, R_SERIAL = 8, 9, 10
+R_PFWAIT, R_PFCACHE, R_PFHIT = 11, 12, 13  # a demand hit on a prefetched line: its arrival, the cache
 
 
 @njit(cache=True, inline="always")
