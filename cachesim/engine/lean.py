@@ -268,11 +268,11 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
 
 
 # The pipelined replay: the same passes on two threads. The calling thread
-# runs the level-1 pass into one of two slots while a worker runs the levels
-# below (and timing) on the other slot's requests; each level still sees its
-# requests in order, so results are those of replay_lean, and the two
-# threads touch disjoint state (arena.HS keeps their hot words on separate
-# host lines).
+# runs the level-1 pass into the next slot of a ring (EngineState.NSLOTS)
+# while a worker runs the levels below (and timing) on the slots already
+# filled, oldest first; each level still sees its requests in order, so
+# results are those of replay_lean, and the two threads touch disjoint state
+# (arena.HS keeps their hot words on separate host lines).
 
 @njit(cache=True, nogil=True)
 def lean_front(rec, r, base, line_bits, hout, slot, limit):
