@@ -59,7 +59,7 @@ H_LINEBITS = H_NCACHE + 6
 H_TLB = H_NCACHE + 7
 HEADER = 40
 
-# HINT and VALID keep each cache's words on a host line of their own: the
+# HINT, VALID and CS keep each cache's words on a host line of their own: the
 # pipelined lean replay updates level 1 on one thread and the levels below
 # on another, and sharing a line would bounce it between the cores on every
 # lookup.

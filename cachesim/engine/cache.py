@@ -124,7 +124,7 @@ def touched_last(R, c, e):
     removed since? Touching it again then changes no replacement order, so
     touch() skips it; every loop goes through here, which keeps their
     policy state word for word the same."""
-    return R[R_HINT][c * HS] == e and R[R_HINT][c * HS + 1] == 1
+    return hint(R, c) == e and R[R_HINT][c * HS + 1] == 1
 
 
 @njit(cache=True, inline="always")

@@ -238,6 +238,12 @@ def queue_cap(line_bits):
     return BATCH + 2 * most
 
 
+@njit(cache=True, inline="always")
+def queue_words(n, line_bits):
+    """Words of the request buffers of an n-level data path (_queue)."""
+    return n * (n + 1) * queue_cap(line_bits)
+
+
 @njit(cache=True, nogil=True)
 def replay_lean(rec, base, line_bits, part, nparts, hout):
     """replay_default's contract (same arguments, same state, same results)
@@ -252,7 +258,7 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     RECP = as_ptr(rec.ctypes.data)
     H = as_ptr8(hout.ctypes.data)
     cap = queue_cap(line_bits)
-    buf = np.empty(n * (n + 1) * cap, np.int64)
+    buf = np.empty(queue_words(n, line_bits), np.int64)
     qa = buf.ctypes.data
     r = 0
     while r < nrec:

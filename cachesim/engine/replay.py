@@ -25,7 +25,7 @@ from ..config import CacheConfig
 from .rawarray import as_ptr
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
-from .lean import lean_back, lean_front, plain, queue_cap, replay_lean
+from .lean import lean_back, lean_front, plain, queue_cap, queue_words, replay_lean
 from .lookahead import look_ahead, record_lines
 
 NRUN = 16   # run-wide counters: 0-4 stats.py R_*, 8-13 timing.py (its own host line)
@@ -261,7 +261,7 @@ class _Arena:
         self.run = view("RUN", NRUN)
         below = view("BELOW", n)
         above = view("ABOVE", n * n).reshape(n, n)
-        hint = view("HINT", HS * n)
+        hints = view("HINT", HS * n)
         e = s = msh = pfs = 0
         for ci, c in enumerate(caches):
             sps = c.sets // c.slices
@@ -286,7 +286,7 @@ class _Arena:
                 P[slot] = pfm.PREFETCHER_IDS[name]
                 P[soff] = pfs
                 pfs += pfm.state_words(name)
-            hint[ci * HS] = e
+            hints[ci * HS] = e
             ss[s:s + c.sets] = pol.set_init(c.replacement_policy, c.assoc)
             # a distinct, seed-derived generator per cache
             self.cs[ci, pol.rng.RNG] = np.uint64((machine.seed * 1000003 + ci + 1) % (1 << 64)).view(np.int64)
@@ -459,13 +459,12 @@ class EngineState:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(1)
             cap = int(queue_cap(self.line_bits))
-            levels = len(self.path_d)
             self._slots = [np.empty(2 * (self.SLOT + cap), np.int64) for _ in range(self.NSLOTS)]
             self._cap = cap
-            self._below = np.empty(levels * (levels + 1) * cap, np.int64)
-        M = self.arenas[0].M
-        base, lb = M.ctypes.data, self.line_bits
-        rg0 = int(M[M[R_RUN] + R_RECORDS])
+            self._below = np.empty(queue_words(len(self.path_d), self.line_bits), np.int64)
+        a = self.arenas[0]
+        base, lb = a.M.ctypes.data, self.line_bits
+        rg0 = int(a.run[R_RECORDS])
         r = 0
         try:
             while r < len(rec):
@@ -478,9 +477,9 @@ class EngineState:
                                                      self._below.ctypes.data, self._cap, hout, rg0)
                 r, self._k = r1, (k + 1) % self.NSLOTS
         finally:
-            if M[H_TIMING] == 1 or r < len(rec):
+            if a.M[H_TIMING] == 1 or r < len(rec):
                 self.sync()
-        M[M[R_RUN] + R_RECORDS] += len(rec)
+        a.run[R_RECORDS] += len(rec)
 
     def sync(self) -> None:
         """Wait for the pipeline's worker to finish what it was given."""
