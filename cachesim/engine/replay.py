@@ -446,8 +446,14 @@ class EngineState:
         if self.arenas[0].M[H_TIMING] == 1:  # partitioned: time the records in order now
             timing_pass(rec, houts[0], houts[1], self.M.ctypes.data)
 
-    SLOT = 1 << 14   # level-1 requests per pipeline slot: 0.3-1 ms of work against ~20 us of handoff
-    NSLOTS = 3       # slots in the ring: slack for the VM's jitter
+    # Level-1 requests per pipeline slot (0.5-2 ms of work against ~20 us of
+    # handoff) and slots in the ring. The ring holds ~20-50 ms of work: on the
+    # project's VM the host takes a vCPU away for milliseconds at a time
+    # (steal time was 25-50 % of a replay), and a stage can only run ahead
+    # of a stalled partner as far as the ring reaches. Ring sizes measured on
+    # it, random stream: 3 x 16 Ki 1.00, 6 x 32 Ki 1.59, 16 x 32 Ki 1.81.
+    SLOT = 1 << 15
+    NSLOTS = 16
 
     def _replay_pipelined(self, rec: np.ndarray, hout: np.ndarray) -> None:
         """lean.lean_front on this thread, lean.lean_back on a worker, over a

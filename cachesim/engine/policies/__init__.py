@@ -123,15 +123,24 @@ def victim(pid, RS, SS, CS, e0, s, cs, ways):
 
 
 # With `inl` true (the lean replay), nibble-stack LRU runs inline and every
-# other policy through the dispatchers above: LRU is the default and common
+# other policy through the dispatchers above; with inl == NIBBLE (a lean pass
+# over a cache it checked is nibble-stack LRU) the dispatch is compiled out: LRU is the default and common
 # case, and its touch/victim are a few register operations, cheaper than
 # the call. The generic loop passes nothing (false) and keeps plain calls:
 # inlining there too cost ~30 s of compile time at every cold start
 # (measured: main job cold 80 -> 113 s).
+NIBBLE = 2   # inl value of a caller that knows the cache is nibble-stack LRU (lean.py)
+
+
+@njit(cache=True, inline="always")
+def nibble_lru(pid, ways):
+    return pid == LRU and ways <= lru.STACK_WAYS
+
+
 @njit(cache=True, inline="always")
 def touch_inl(inl, inserted, pid, RS, SS, CS, e0, s, cs, way, ways):
     """reset() when the line was just inserted, else touch()."""
-    if inl and pid == LRU and ways <= lru.STACK_WAYS:
+    if inl == NIBBLE or (inl and nibble_lru(pid, ways)):
         SS[s] = lru.to_front(SS[s], way)   # lru.reset is lru.touch
     elif inserted:
         reset(pid, RS, SS, CS, e0, s, cs, way, ways)
@@ -141,6 +150,6 @@ def touch_inl(inl, inserted, pid, RS, SS, CS, e0, s, cs, way, ways):
 
 @njit(cache=True, inline="always")
 def victim_inl(inl, pid, RS, SS, CS, e0, s, cs, ways):
-    if inl and pid == LRU and ways <= lru.STACK_WAYS:
+    if inl == NIBBLE or (inl and nibble_lru(pid, ways)):
         return (SS[s] >> (4 * (ways - 1))) & 15
     return victim(pid, RS, SS, CS, e0, s, cs, ways)
