@@ -57,6 +57,7 @@ H_TIMING = H_NCACHE + 4
 H_PREFETCH = H_NCACHE + 5
 H_LINEBITS = H_NCACHE + 6
 H_TLB = H_NCACHE + 7
+H_REPEAT = H_NCACHE + 8   # 0: replay_default's repeated-hit shortcut off (tests); else 1 + the records it took
 HEADER = 40
 
 # HINT, VALID and CS keep each cache's words on a host line of their own: the

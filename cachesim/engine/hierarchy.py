@@ -221,6 +221,22 @@ def fill(R, path, n, s, line, k, tag):
     return 2 * h + carried
 
 
+@njit(cache=True, inline="always")
+def quiet_hit(R, c, e, line, site):
+    """Would a demand hit on entry e (holding `line`) of level-1 cache c
+    leave everything to the prefetchers as it is? Yes when no prefetch
+    brought e in unused, none is pending from the previous record, and
+    each of c's prefetchers is quiet about (line, site): run_prefetchers
+    would then change nothing but reset RUN[R_PFHIT]."""
+    P = R[R_P]
+    p = c * NPARAM
+    if R[R_PFB][e] != 0 or R[R_RUN][R_PFHIT] != 0:
+        return False
+    if P[p + PF1] != 0 and not pfm.quiet(P[p + PF1], R[R_PFS], P[p + PFS1], line, site):
+        return False
+    return P[p + PF2] == 0 or pfm.quiet(P[p + PF2], R[R_PFS], P[p + PFS2], line, site)
+
+
 @njit(cache=True)
 def run_prefetchers(R, path, n, line, site, h, tag):
     """Show a demand access to the prefetchers of every data cache it visited

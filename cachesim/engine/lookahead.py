@@ -9,9 +9,13 @@ misses overlap with the simulation of the records in between.
 import numpy as np
 from numba import njit
 
-from .arena import H_NPATHD, R_DIRTY, R_HDR, R_PATHD, R_SS, R_TAGS, SOFF, WAYS
+from .arena import (CLUS, EXCLUSIVE, H_LINEBITS, H_NPATHD, H_PREFETCH, H_TLB, POLICY, R_DIRTY, R_HDR, R_PATHD,
+                    R_RS, R_SS, R_TAGS, SOFF, WAYS)
 from .cache import par, set_base
+from .policies import LRU
+from .policies.lru import STACK_WAYS
 from .rawarray import prefetch
+from .tlb import leaf_pte_line
 
 REC_AHEAD = 64   # trace rows (2 KiB) ahead
 SET_AHEAD = 12   # records ahead for the sets of levels 2 and below
@@ -21,36 +25,68 @@ SET_AHEAD = 12   # records ahead for the sets of levels 2 and below
 def prefetch_set(R, c, line):
     """Ask the host for the set `line` maps to in cache c: its tags and
     dirty bytes (a set of up to 16 ways spans at most two host lines:
-    arena.build aligns them) and its replacement word."""
+    arena.build aligns them), its replacement word, and its per-entry
+    replacement state unless the policy keeps it all in that word."""
     s, e0 = set_base(R, c, line)
-    e1 = e0 + par(R, c, WAYS) - 1
+    ways = par(R, c, WAYS)
+    e1 = e0 + ways - 1
     prefetch(R[R_TAGS], e0)
     prefetch(R[R_TAGS], e1)
     prefetch(R[R_DIRTY], e0)
     prefetch(R[R_DIRTY], e1)
     prefetch(R[R_SS], par(R, c, SOFF) + s)
+    if par(R, c, POLICY) != LRU or ways > STACK_WAYS:
+        prefetch(R[R_RS], e0)
+        prefetch(R[R_RS], e1)
+
+
+@njit(cache=True, inline="always")
+def lru_victim(R, c, line):
+    """The line cache c would evict to make room for `line` now, if c is a
+    full nibble-stack LRU set (its last nibble), else -1."""
+    ways = par(R, c, WAYS)
+    if par(R, c, POLICY) != LRU or ways > STACK_WAYS:
+        return -1
+    s, e0 = set_base(R, c, line)
+    return R[R_TAGS][e0 + ((R[R_SS][par(R, c, SOFF) + s] >> (4 * (ways - 1))) & 15)]
 
 
 @njit(cache=True, inline="always")
 def prefetch_sets(R, line):
-    """prefetch_set for every data-path level below level 1."""
+    """prefetch_set for every data-path level below level 1, and where a
+    level's victims go to an exclusive level below it, that level's set
+    for the victim it would pick now (a victim fill lands there)."""
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
-    for pos in range(1, npd):
-        prefetch_set(R, pd[pos], line)
+    for pos in range(npd):
+        c = pd[pos]
+        if pos > 0:
+            prefetch_set(R, c, line)
+        if pos + 1 < npd and par(R, pd[pos + 1], CLUS) == EXCLUSIVE:
+            v = lru_victim(R, c, line)
+            if v >= 0:
+                prefetch_set(R, pd[pos + 1], v)
 
 
 @njit(cache=True, inline="always")
 def look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf):
     """Prefetch for record r's successors; returns the line last prefetched
-    (a stream asks for each line's sets once). RECP points at the records
+    (a stream asks for each line's sets once). Beside the record's own line,
+    the lines it is likely to make the hierarchy touch: with hardware
+    prefetchers the next line (next-line, stream, adjacent-line), with TLBs
+    the leaf page-table entry a walk would read. RECP points at the records
     (4 words each, `addr` first): helpers take no arrays, because numba
     reference-counts an array at every call, inlined or not, and on this
     path that costs more than the prefetches save."""
     prefetch(RECP, 4 * (r + REC_AHEAD))
     if r + SET_AHEAD < nrec:
-        fl = np.int64(np.uint64(RECP[4 * (r + SET_AHEAD)]) >> lb)
+        a = RECP[4 * (r + SET_AHEAD)]
+        fl = np.int64(np.uint64(a) >> lb)
         if fl != last_pf and (fl & pmask) == part:
             prefetch_sets(R, fl)
+            if R[R_HDR][H_PREFETCH] == 1:
+                prefetch_sets(R, fl + 1)
+            if R[R_HDR][H_TLB] == 1:
+                prefetch_sets(R, leaf_pte_line(R, a, R[R_HDR][H_LINEBITS]))
             return fl
     return last_pf
 
@@ -68,14 +104,16 @@ def record_lines(a, size, line_bits):
 
 
 @njit(cache=True, inline="always")
-def same_line_run(RECP, r, nrec, lb, line_bits):
+def same_line_run(RECP, r, nrec, lb, line_bits, smask=0):
     """End (exclusive) of the run of records after r that repeat record r's
     single line, kind, tag, op and size: the same op word (RECP[4j+1]) and
     the same size/kind/tag bytes (top half of RECP[4j+3]), an address on
-    the same line whose bytes stay inside it."""
+    the same line whose bytes stay inside it; and the same bits of the
+    site/dep word under smask (0xFFFFFFFF: the same site)."""
     a = RECP[4 * r]
     line = np.uint64(a) >> lb
     opw = RECP[4 * r + 1]
+    sw = RECP[4 * r + 2] & smask
     hdw = RECP[4 * r + 3] >> 32
     sz = (hdw & 0xFFFF) if (hdw & 0xFFFF) > 0 else 1
     lim = (1 << line_bits) - sz
@@ -85,7 +123,7 @@ def same_line_run(RECP, r, nrec, lb, line_bits):
         prefetch(RECP, 4 * (j + REC_AHEAD))
         aj = np.uint64(RECP[4 * j])
         if ((aj >> lb) != line or np.int64(aj & lmask) > lim or RECP[4 * j + 1] != opw
-                or (RECP[4 * j + 3] >> 32) != hdw):
+                or (RECP[4 * j + 3] >> 32) != hdw or (RECP[4 * j + 2] & smask) != sw):
             break
         j += 1
     return j

@@ -13,20 +13,20 @@ from ..config import Machine
 from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
 from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
-                    H_TIMING, H_WINDOW, HS, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
+                    H_REPEAT, H_TIMING, H_WINDOW, HS, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
                     R_DIRTY, R_HDR, R_PATHD, R_PATHI, R_RUN, R_TAGS, SETS, SLICES, SOFF, SPS,
                     WA, WAYS, WB, build, regions)
-from .cache import bump, find, hint, insert, par, scan, set_base, touch, touch_at
-from .hierarchy import STACK, fill, prefetched_hit, run_prefetchers, write
+from .cache import bump, bump_by, find, hint, insert, par, scan, set_base, touch, touch_at
+from .hierarchy import STACK, fill, prefetched_hit, quiet_hit, run_prefetchers, write
 from . import prefetchers as pfm
-from .timing import TRING, account, latencies, time_records
-from .tlb import translate
+from .timing import TRING, account, latencies, time_hits, time_records
+from .tlb import hinted, translate
 from ..config import CacheConfig
 from .rawarray import as_ptr
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
 from .lean import lean_back, lean_front, plain, queue_cap, queue_words, replay_lean
-from .lookahead import look_ahead, record_lines
+from .lookahead import look_ahead, record_lines, same_line_run
 
 NRUN = 16   # run-wide counters: 0-4 stats.py R_*, 8-13 timing.py (its own host line)
 
@@ -58,8 +58,14 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     LAT = R[R_LAT]
     rg0 = RUN[R_RECORDS]
     pmask = nparts - 1
+    repeat = R[R_HDR][H_REPEAT] > 0 and nparts == 1
+    repeats = 0
+    skip = 0
+    smask = 0xFFFFFFFF if pf else 0    # ip-stride tables are per site
     RECP = as_ptr(rec.ctypes.data)
     for r in range(nrec):
+        if r < skip:
+            continue
         last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
         a = rec[r].addr
         first, last = record_lines(a, rec[r].size, line_bits)
@@ -70,6 +76,51 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
         if first == last and (first & pmask) != part:
             hout[r] = -1
             continue
+        e = find(R, d1, first) if repeat and first == last and (kd == READ or (kd == WRITE and d1_wb)) else -1
+        if e >= 0:
+            # A level-1 hit whose translation is its L1 TLB's hinted entry
+            # (the last it hit or filled) and whose prefetchers would stay
+            # quiet (7 of 8 records of a stream): what translate(), the
+            # look-up and run_prefetchers() would do, without the calls.
+            ok = True
+            if pf:
+                ok = quiet_hit(R, d1, e, first, np.int64(rec[r].site))
+            c1 = e1 = -1
+            if ok and tlb:
+                c1, e1 = hinted(R, np.int64(a))
+                ok = c1 >= 0
+            if ok:
+                if tlb:
+                    bump(R, c1, t, ACC + K_READ)
+                    touch(R, c1, e1)
+                touch(R, d1, e)
+                lines += 1
+                if kd == READ:
+                    bump(R, d1, t, ACC + K_READ)
+                else:
+                    bump(R, d1, t, ACC + K_WRITE)
+                    R[R_DIRTY][e] = 1
+                if timing:
+                    account(R, rg0 + r, np.int64(rec[r].dep), LAT[0], 0, pd, npd, kd == READ)
+                hout[r] = 0
+                # The records after r that repeat it (same line, kind, tag,
+                # op, size and site) now find both entries touched last and
+                # the prefetchers as quiet: only counters and cycles move.
+                j = same_line_run(RECP, r, nrec, lb, line_bits, smask)
+                k = j - r - 1
+                if k > 0:
+                    bump_by(R, d1, t, ACC + (K_READ if kd == READ else K_WRITE), k)
+                    if tlb:
+                        bump_by(R, c1, t, ACC + K_READ, k)
+                    for q in range(r + 1, j):
+                        hout[q] = 0
+                        last_pf = look_ahead(R, RECP, nrec, q, lb, part, pmask, last_pf)
+                    if timing:
+                        time_hits(R, RECP, r + 1, j, rg0, LAT[0], pd, npd, kd == READ)
+                    lines += k
+                    skip = j
+                repeats += 1 + k
+                continue
         tl = 0
         if tlb and kd != IFETCH:
             tl = translate(R, np.int64(a), t, pd, npd, line_bits)   # before the access: the walk may evict it
@@ -143,6 +194,8 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             waits = kd == READ or kd == RMW or kd == IFETCH
             account(R, rg0 + r, np.int64(rec[r].dep), lat, h, path, n, waits)
     RUN[R_LINES] += lines
+    if repeat:
+        R[R_HDR][H_REPEAT] += repeats
     if part == 0:
         RUN[R_RECORDS] += nrec
 
@@ -330,6 +383,7 @@ class _Arena:
         M[H_TIMING] = 1 if machine.timing and machine.semantics == "default" else 0
         M[H_PREFETCH] = 1 if any(c.prefetchers for c in caches) and machine.semantics == "default" else 0
         M[H_TLB] = 1 if machine.tlbs and machine.semantics == "default" else 0
+        M[H_REPEAT] = 1
         M[H_LINEBITS] = int(machine.line_size).bit_length() - 1
         lat = view("LAT", 2 * (n + 1))
         mem_lat = machine.memory_latency

@@ -35,23 +35,44 @@ TRING = 4096  # dependencies further back than this are complete by then
 # other counts ops and lines in words 0-4.
 R_DISPATCH, R_RETIRE, R_SERIAL = 8, 9, 10
 R_PFWAIT, R_PFCACHE, R_PFHIT = 11, 12, 13  # a demand hit on a prefetched line: its arrival, the cache
+R_WIDX = 14   # record number % window: the window ring's slot, kept so no record pays a division
 
 
 @njit(cache=True, inline="always")
 def account(R, rg, dep, lat, h, path, n, waits):
     """Time record number rg (across chunks) whose lines came from path
-    position h (n = memory) with latency `lat`."""
+    position h (n = memory) with latency `lat`. Records must come here
+    once each, in order (RUN[R_WIDX] follows rg)."""
     RUN = R[R_RUN]
+    pw = RUN[R_PFWAIT]
+    extra = 0
+    if pw > 0:
+        extra = pw
+        RUN[R_PFWAIT] = 0
+    disp, ret, wi, serial = step(R, RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL], rg, dep, lat, h,
+                                 path, n, waits, extra, RUN[R_PFCACHE])
+    RUN[R_DISPATCH] = disp
+    RUN[R_RETIRE] = ret
+    RUN[R_WIDX] = wi
+    RUN[R_SERIAL] = serial
+
+
+@njit(cache=True, inline="always")
+def step(R, disp, ret, wi, serial, rg, dep, lat, h, path, n, waits, pfwait, pfcache):
+    """One record through the window, its dependency and the MSHRs of the
+    levels it missed in; the run-wide words come and go as values so that a
+    loop over many records keeps them in registers. pfwait > 0: the record
+    hit a line a hardware prefetch of cache pfcache brings in at pfwait."""
     T = R[R_TIME]
     W = R[R_HDR][H_WINDOW]
-    disp = RUN[R_DISPATCH] + 1
+    disp += 1
     if rg >= W:
-        rr = T[TRING + rg % W]
+        rr = T[TRING + wi]
         if rr > disp:
             disp = rr
     start = disp
     if dep > 0 and dep < TRING and dep <= rg:
-        pc = T[(rg - dep) % TRING]
+        pc = T[(rg - dep) & (TRING - 1)]
         if pc > start:
             start = pc
     P = R[R_P]
@@ -64,13 +85,9 @@ def account(R, rg, dep, lat, h, path, n, waits):
         if b > start:
             start = b
     done = start + lat
-    pw = RUN[R_PFWAIT]
-    if pw > 0:
-        if pw > done:
-            done = pw
-            from_c = RUN[R_PFCACHE]
-            R[R_STATS][(from_c * NTAGS + 0) * NCNT + PF_LATE] += 1
-        RUN[R_PFWAIT] = 0
+    if pfwait > done:
+        done = pfwait
+        R[R_STATS][(pfcache * NTAGS + 0) * NCNT + PF_LATE] += 1
     for pos in range(top):
         c = path[pos]
         MSH[P[c * NPARAM + MSHOFF] + MI[c]] = done
@@ -78,14 +95,14 @@ def account(R, rg, dep, lat, h, path, n, waits):
         if MI[c] == P[c * NPARAM + MSHRS]:
             MI[c] = 0
     fin = done if waits else disp
-    T[rg % TRING] = fin
-    ret = RUN[R_RETIRE]
+    T[rg & (TRING - 1)] = fin
     if fin > ret:
         ret = fin
-    RUN[R_RETIRE] = ret
-    T[TRING + rg % W] = ret
-    RUN[R_DISPATCH] = disp
-    RUN[R_SERIAL] += lat
+    T[TRING + wi] = ret
+    wi += 1
+    if wi == W:
+        wi = 0
+    return disp, ret, wi, serial + lat
 
 
 def latencies(caches, path, memory_latency: int) -> list[int]:
@@ -104,16 +121,41 @@ def latencies(caches, path, memory_latency: int) -> list[int]:
 def time_records(R, rec, r0, r1, h0, h1, rg0):
     """Time records r0..r1-1 in order from their hit levels (the deeper of
     h0[r] and h1[r], for the two set partitions); rg0 numbers record 0
-    across chunks."""
+    across chunks. The machines that come here have no hardware
+    prefetchers, so no record waits for one."""
     LAT = R[R_LAT]
+    RUN = R[R_RUN]
     ncache = R[R_HDR][H_NCACHE]
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
+    disp, ret, wi, serial = RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL]
     for r in range(r0, r1):
         h = max(h0[r], h1[r])
         kd = rec[r].kind
         if kd == IFETCH:
-            account(R, rg0 + r, np.int64(rec[r].dep), LAT[ncache + 1 + h], h, pi, npi, True)
+            disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg0 + r, np.int64(rec[r].dep),
+                                         LAT[ncache + 1 + h], h, pi, npi, True, 0, 0)
         else:
-            waits = kd == READ or kd == RMW
-            account(R, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd, npd, waits)
+            disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd,
+                                         npd, kd == READ or kd == RMW, 0, 0)
+    RUN[R_DISPATCH] = disp
+    RUN[R_RETIRE] = ret
+    RUN[R_WIDX] = wi
+    RUN[R_SERIAL] = serial
+
+
+@njit(cache=True, inline="always")
+def time_hits(R, RECP, r0, r1, rg0, lat, path, n, waits):
+    """Time records r0..r1-1 that all hit at path position 0 with latency
+    `lat` and wait for no prefetch (a run of hits the replay took in one
+    go). RECP: the records as words; a record's dep is the top half of
+    its third word."""
+    RUN = R[R_RUN]
+    disp, ret, wi, serial = RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL]
+    for r in range(r0, r1):
+        dep = (RECP[4 * r + 2] >> 32) & 0xFFFFFFFF
+        disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg0 + r, dep, lat, 0, path, n, waits, 0, 0)
+    RUN[R_DISPATCH] = disp
+    RUN[R_RETIRE] = ret
+    RUN[R_WIDX] = wi
+    RUN[R_SERIAL] = serial

@@ -16,8 +16,8 @@ they do in real page tables. No page-walk caches are modelled.
 import numpy as np
 from numba import njit
 
-from .arena import R_LAT, R_REG, R_TLBLAT, R_TLBMAP
-from .cache import bump, find, insert, touch
+from .arena import R_LAT, R_REG, R_TAGS, R_TLBLAT, R_TLBMAP
+from .cache import bump, find, hint, insert, touch
 from .hierarchy import fill
 from .stats import ACC, K_READ, MISS
 
@@ -38,6 +38,35 @@ def _key(R, addr):
     code = 0 if shift == 12 else (1 if shift == 21 else 2)
     # page number in the low bits (it picks the set), the size code above it
     return np.int64((ua >> np.uint64(shift)) | (np.uint64(code) << np.uint64(56))), code
+
+
+@njit(cache=True, inline="always")
+def pte_line(addr, j, line_bits):
+    """The line of the level-j page-table entry (0 = top) for `addr`."""
+    bits = np.uint64(9 * (j + 1))
+    idx = np.int64((np.uint64(addr) >> np.uint64(39 - 9 * j)) & ((np.uint64(1) << bits) - np.uint64(1)))
+    return (PT_BASE + (np.int64(j) << 40) + idx * 8) >> line_bits
+
+
+@njit(cache=True, inline="always")
+def leaf_pte_line(R, addr, line_bits):
+    """The line of the last entry a walk for `addr` reads."""
+    key, code = _key(R, addr)
+    return pte_line(addr, 3 - code, line_bits)
+
+
+@njit(cache=True, inline="always")
+def hinted(R, addr):
+    """(level-1 TLB, entry) when that TLB's hinted entry (its last hit or
+    fill) translates `addr`, else (-1, -1). translate() would then count a
+    hit there, touch the entry and add nothing."""
+    key, code = _key(R, addr)
+    c1 = R[R_TLBMAP][code]
+    if c1 >= 0:
+        e = hint(R, c1)
+        if R[R_TAGS][e] == key:
+            return c1, e
+    return -1, -1
 
 
 @njit(cache=True)
@@ -66,13 +95,9 @@ def translate(R, addr, tag, path, n, line_bits):
                 insert(R, c1, key, 0, tag)
             return extra
         bump(R, c2, tag, MISS + K_READ)
-    ua = np.uint64(addr)
     LAT = R[R_LAT]
     for j in range(4 - code):
-        bits = np.uint64(9 * (j + 1))
-        idx = np.int64((ua >> np.uint64(39 - 9 * j)) & ((np.uint64(1) << bits) - np.uint64(1)))
-        pte = PT_BASE + (np.int64(j) << 40) + idx * 8
-        h = fill(R, path, n, 0, pte >> line_bits, K_READ, WALK_TAG) >> 1
+        h = fill(R, path, n, 0, pte_line(addr, j, line_bits), K_READ, WALK_TAG) >> 1
         extra += LAT[h]
     if c2 >= 0:
         insert(R, c2, key, 0, tag)

@@ -4,6 +4,9 @@ demand access at its cache (hit: 0 miss, 1 hit, 2 first hit on a line it
 prefetched), may update its state ``S[base:base+STATE_WORDS]`` and appends
 candidate lines to the queue ``Q`` (returning the new length). The engine
 issues each candidate that the cache does not hold as a prefetch fill.
+``quiet(S, base, line, site)`` says whether observing a plain hit (hit 1)
+on `line` from `site` now would change no state and issue nothing; the
+replay then skips the call for a repeated level-1 hit (replay.py).
 
 Adding a prefetcher = one module + one entry in PREFETCHERS + one branch
 below.
@@ -35,3 +38,16 @@ def observe(pid, S, base, line, site, hit, Q, qn, line_bits):
     elif pid == ADJACENT_LINE:
         return adjacent_line.observe(S, base, line, site, hit, Q, qn, line_bits)
     return qn
+
+
+@njit(cache=True, inline="always")
+def quiet(pid, S, base, line, site):
+    if pid == NEXT_LINE:
+        return next_line.quiet(S, base, line, site)
+    elif pid == IP_STRIDE:
+        return ip_stride.quiet(S, base, line, site)
+    elif pid == STREAM:
+        return stream.quiet(S, base, line, site)
+    elif pid == ADJACENT_LINE:
+        return adjacent_line.quiet(S, base, line, site)
+    return True

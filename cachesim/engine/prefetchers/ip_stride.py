@@ -35,3 +35,9 @@ def observe(S, base, line, site, hit, Q, qn, line_bits):
         Q[qn] = line + stride
         qn += 1
     return qn
+
+
+@njit(cache=True, inline="always")
+def quiet(S, base, line, site):
+    b = base + 4 * (site % ENTRIES)
+    return S[b] == site + 1 and S[b + 1] == line   # the d == 0 return above
