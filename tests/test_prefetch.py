@@ -6,7 +6,7 @@ import pytest
 from cachesim.api import run_records
 from cachesim.config import machine_from_dict
 from cachesim.errors import ConfigError
-from cachesim.trace import PREFETCH, READ, Trace, TraceMeta, empty
+from cachesim.trace import IFETCH, PREFETCH, READ, Trace, TraceMeta, empty
 
 
 def mach(l1=(), l2=(), timing=True):
@@ -110,3 +110,22 @@ def test_bad_prefetcher_config():
         mach(l1=["belady"])
     with pytest.raises(ConfigError, match="at most"):
         mach(l1=["next_line", "ip_stride", "stream"])
+
+
+def test_an_instruction_fetch_hit_on_a_prefetched_line_stays_its_own():
+    """An ifetch that hits a line the L2's next-line prefetcher brought in
+    uses the prefetch up; the next data access that hits the same L2 line
+    is a plain hit and must not retrain the prefetcher as a first hit on a
+    prefetched line (the flag once leaked from one record to the next)."""
+    m = machine_from_dict({
+        "machine": {"name": "pf"},
+        "caches": {"L1I": {"level": 1, "serves": "instructions", "size": "32KiB", "assoc": 8},
+                   "L1D": {"level": 1, "serves": "data", "size": "32KiB", "assoc": 8},
+                   "L2": {"level": 2, "size": "256KiB", "assoc": 8, "prefetcher": ["next_line"]}}})
+    r = empty(3)
+    r["addr"] = [0, 64, 64]          # read A: L2 prefetches A+1; ifetch A+1; read A+1 (an L2 hit)
+    r["kind"] = [READ, IFETCH, READ]
+    r["size"] = 8
+    l2 = run(m, r)["levels"]["L2"]
+    assert l2["prefetch_useful"] == 1
+    assert l2["prefetch_issued"] == 1   # not a second one for A+2

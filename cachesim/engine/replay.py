@@ -19,7 +19,7 @@ from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, 
 from .cache import bump, bump_by, find, hint, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, quiet_hit, run_prefetchers, write
 from . import prefetchers as pfm
-from .timing import TRING, account, latencies, time_hits, time_records
+from .timing import R_PFHIT, TRING, account, latencies, time_hits, time_records
 from .tlb import hinted, translate
 from ..config import CacheConfig
 from .rawarray import as_ptr
@@ -188,6 +188,8 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                         h = got
             if pf and kd != IFETCH and k != K_PREFETCH:
                 run_prefetchers(R, pd, npd, line, np.int64(rec[r].site), hl, t)
+            elif pf:
+                RUN[R_PFHIT] = 0   # an ifetch's prefetched hit is not the next data access's
         hout[r] = h
         if timing:
             lat = (LAT[h] if kd != IFETCH else LAT[ncache + 1 + h]) + tl
