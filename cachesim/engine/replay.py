@@ -31,6 +31,17 @@ from .lookahead import look_ahead, record_lines, same_line_run
 NRUN = 16   # run-wide counters: 0-4 stats.py R_*, 8-13 timing.py (its own host line)
 
 
+@njit(cache=True, inline="always")
+def _count_l1_hit(R, d1, e, t, kd):
+    """A read or store hit on level-1 entry e: count it; a store (write-back
+    cache) dirties the line."""
+    if kd == READ:
+        bump(R, d1, t, ACC + K_READ)
+    else:
+        bump(R, d1, t, ACC + K_WRITE)
+        R[R_DIRTY][e] = 1
+
+
 @njit(cache=True, nogil=True)
 def replay_default(rec, base, line_bits, part, nparts, hout):
     """Replay records on the arena at `base`. With nparts > 1 this arena
@@ -95,11 +106,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                     touch(R, c1, e1)
                 touch(R, d1, e)
                 lines += 1
-                if kd == READ:
-                    bump(R, d1, t, ACC + K_READ)
-                else:
-                    bump(R, d1, t, ACC + K_WRITE)
-                    R[R_DIRTY][e] = 1
+                _count_l1_hit(R, d1, e, t, kd)
                 if timing:
                     account(R, rg0 + r, np.int64(rec[r].dep), LAT[0], 0, pd, npd, kd == READ)
                 hout[r] = 0
@@ -139,11 +146,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                     hit = True
             if hit:
                 lines += 1
-                if kd == READ:
-                    bump(R, d1, t, ACC + K_READ)
-                else:
-                    bump(R, d1, t, ACC + K_WRITE)
-                    R[R_DIRTY][e] = 1
+                _count_l1_hit(R, d1, e, t, kd)
                 if pf:
                     prefetched_hit(R, d1, e, 0)
                     run_prefetchers(R, pd, npd, first, np.int64(rec[r].site), 0, t)

@@ -39,6 +39,21 @@ R_WIDX = 14   # record number % window: the window ring's slot, kept so no recor
 
 
 @njit(cache=True, inline="always")
+def _clock(RUN):
+    """The run-wide timing words step() carries: last dispatch, last
+    retirement, window slot, serial cycles."""
+    return RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL]
+
+
+@njit(cache=True, inline="always")
+def _set_clock(RUN, disp, ret, wi, serial):
+    RUN[R_DISPATCH] = disp
+    RUN[R_RETIRE] = ret
+    RUN[R_WIDX] = wi
+    RUN[R_SERIAL] = serial
+
+
+@njit(cache=True, inline="always")
 def account(R, rg, dep, lat, h, path, n, waits):
     """Time record number rg (across chunks) whose lines came from path
     position h (n = memory) with latency `lat`. Records must come here
@@ -49,12 +64,9 @@ def account(R, rg, dep, lat, h, path, n, waits):
     if pw > 0:
         extra = pw
         RUN[R_PFWAIT] = 0
-    disp, ret, wi, serial = step(R, RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL], rg, dep, lat, h,
-                                 path, n, waits, extra, RUN[R_PFCACHE])
-    RUN[R_DISPATCH] = disp
-    RUN[R_RETIRE] = ret
-    RUN[R_WIDX] = wi
-    RUN[R_SERIAL] = serial
+    disp, ret, wi, serial = _clock(RUN)
+    disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg, dep, lat, h, path, n, waits, extra, RUN[R_PFCACHE])
+    _set_clock(RUN, disp, ret, wi, serial)
 
 
 @njit(cache=True, inline="always")
@@ -128,7 +140,7 @@ def time_records(R, rec, r0, r1, h0, h1, rg0):
     ncache = R[R_HDR][H_NCACHE]
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     pi, npi = R[R_PATHI], R[R_HDR][H_NPATHI]
-    disp, ret, wi, serial = RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL]
+    disp, ret, wi, serial = _clock(RUN)
     for r in range(r0, r1):
         h = max(h0[r], h1[r])
         kd = rec[r].kind
@@ -138,10 +150,7 @@ def time_records(R, rec, r0, r1, h0, h1, rg0):
         else:
             disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg0 + r, np.int64(rec[r].dep), LAT[h], h, pd,
                                          npd, kd == READ or kd == RMW, 0, 0)
-    RUN[R_DISPATCH] = disp
-    RUN[R_RETIRE] = ret
-    RUN[R_WIDX] = wi
-    RUN[R_SERIAL] = serial
+    _set_clock(RUN, disp, ret, wi, serial)
 
 
 @njit(cache=True, inline="always")
@@ -151,11 +160,8 @@ def time_hits(R, RECP, r0, r1, rg0, lat, path, n, waits):
     go). RECP: the records as words; a record's dep is the top half of
     its third word."""
     RUN = R[R_RUN]
-    disp, ret, wi, serial = RUN[R_DISPATCH], RUN[R_RETIRE], RUN[R_WIDX], RUN[R_SERIAL]
+    disp, ret, wi, serial = _clock(RUN)
     for r in range(r0, r1):
         dep = (RECP[4 * r + 2] >> 32) & 0xFFFFFFFF
         disp, ret, wi, serial = step(R, disp, ret, wi, serial, rg0 + r, dep, lat, 0, path, n, waits, 0, 0)
-    RUN[R_DISPATCH] = disp
-    RUN[R_RETIRE] = ret
-    RUN[R_WIDX] = wi
-    RUN[R_SERIAL] = serial
+    _set_clock(RUN, disp, ret, wi, serial)

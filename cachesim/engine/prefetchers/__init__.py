@@ -8,8 +8,8 @@ issues each candidate that the cache does not hold as a prefetch fill.
 on `line` from `site` now would change no state and issue nothing; the
 replay then skips the call for a repeated level-1 hit (replay.py).
 
-Adding a prefetcher = one module + one entry in PREFETCHERS + one branch
-below.
+Adding a prefetcher = one module + one entry in PREFETCHERS + one branch in
+each dispatcher below.
 """
 from numba import njit
 
