@@ -51,7 +51,7 @@ def lru_victim(R, c, line):
     return R[R_TAGS][e0 + ((R[R_SS][par(R, c, SOFF) + s] >> (4 * (ways - 1))) & 15)]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def prefetch_sets(R, line):
     """prefetch_set for every data-path level below level 1, and where a
     level's victims go to an exclusive level below it, that level's set

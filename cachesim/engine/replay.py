@@ -22,7 +22,7 @@ from . import prefetchers as pfm
 from .timing import R_PFHIT, TRING, account, latencies, time_hits, time_records
 from .tlb import hinted, translate
 from ..config import CacheConfig
-from .rawarray import as_ptr
+from .rawarray import as_ptr, as_ptr8
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
 from .lean import lean_back, lean_front, plain, queue_cap, queue_words, replay_lean
@@ -40,6 +40,51 @@ def _count_l1_hit(R, d1, e, t, kd):
     else:
         bump(R, d1, t, ACC + K_WRITE)
         R[R_DIRTY][e] = 1
+
+
+@njit(cache=True)
+def repeat_run(base, recp, hp, r, nrec, a, line, t, kd, site, line_bits, rg0):
+    """replay_default's shortcut for record r, a single-line read or store
+    that hits level 1: when its translation is the entry its L1 TLB hit or
+    filled last and level 1's prefetchers would stay quiet (7 of 8 records
+    of a stream), do what translate(), the look-up and run_prefetchers()
+    would, without them; then count and time the records after r that
+    repeat it (same line, kind, tag, op, size and site), which find both
+    entries touched last and the prefetchers as quiet. Returns the end of
+    the run taken, or r when record r does not qualify. A call of its own:
+    inlined, it added half a minute to replay_default's compile."""
+    R = regions(base)
+    pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
+    d1 = pd[0]
+    e = find(R, d1, line)
+    if e < 0:
+        return r
+    pf = R[R_HDR][H_PREFETCH] == 1
+    if pf and not quiet_hit(R, d1, e, line, site):
+        return r
+    tlb = R[R_HDR][H_TLB] == 1
+    c1 = e1 = -1
+    if tlb:
+        c1, e1 = hinted(R, a)
+        if c1 < 0:
+            return r
+        bump(R, c1, t, ACC + K_READ)
+        touch(R, c1, e1)
+    touch(R, d1, e)
+    _count_l1_hit(R, d1, e, t, kd)
+    RECP = as_ptr(recp)
+    j = same_line_run(RECP, r, nrec, np.uint64(line_bits), line_bits, 0xFFFFFFFF if pf else 0)  # ip-stride: per site
+    k = j - r - 1
+    if k > 0:
+        bump_by(R, d1, t, ACC + (K_READ if kd == READ else K_WRITE), k)
+        if tlb:
+            bump_by(R, c1, t, ACC + K_READ, k)
+    H = as_ptr8(hp)
+    for q in range(r, j):
+        H[q] = 0
+    if R[R_HDR][H_TIMING] == 1:   # no prefetch to wait for: quiet_hit saw none
+        time_hits(R, RECP, r, j, rg0, R[R_LAT][0], pd, npd, kd == READ)
+    return j
 
 
 @njit(cache=True, nogil=True)
@@ -72,12 +117,11 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     repeat = R[R_HDR][H_REPEAT] > 0 and nparts == 1
     repeats = 0
     skip = 0
-    smask = 0xFFFFFFFF if pf else 0    # ip-stride tables are per site
     RECP = as_ptr(rec.ctypes.data)
     for r in range(nrec):
-        if r < skip:
-            continue
         last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
+        if r < skip:    # counted with the run it repeats
+            continue
         a = rec[r].addr
         first, last = record_lines(a, rec[r].size, line_bits)
         t = np.int64(rec[r].tag)
@@ -87,46 +131,13 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
         if first == last and (first & pmask) != part:
             hout[r] = -1
             continue
-        e = find(R, d1, first) if repeat and first == last and (kd == READ or (kd == WRITE and d1_wb)) else -1
-        if e >= 0:
-            # A level-1 hit whose translation is its L1 TLB's hinted entry
-            # (the last it hit or filled) and whose prefetchers would stay
-            # quiet (7 of 8 records of a stream): what translate(), the
-            # look-up and run_prefetchers() would do, without the calls.
-            ok = True
-            if pf:
-                ok = quiet_hit(R, d1, e, first, np.int64(rec[r].site))
-            c1 = e1 = -1
-            if ok and tlb:
-                c1, e1 = hinted(R, np.int64(a))
-                ok = c1 >= 0
-            if ok:
-                if tlb:
-                    bump(R, c1, t, ACC + K_READ)
-                    touch(R, c1, e1)
-                touch(R, d1, e)
-                lines += 1
-                _count_l1_hit(R, d1, e, t, kd)
-                if timing:
-                    account(R, rg0 + r, np.int64(rec[r].dep), LAT[0], 0, pd, npd, kd == READ)
-                hout[r] = 0
-                # The records after r that repeat it (same line, kind, tag,
-                # op, size and site) now find both entries touched last and
-                # the prefetchers as quiet: only counters and cycles move.
-                j = same_line_run(RECP, r, nrec, lb, line_bits, smask)
-                k = j - r - 1
-                if k > 0:
-                    bump_by(R, d1, t, ACC + (K_READ if kd == READ else K_WRITE), k)
-                    if tlb:
-                        bump_by(R, c1, t, ACC + K_READ, k)
-                    for q in range(r + 1, j):
-                        hout[q] = 0
-                        last_pf = look_ahead(R, RECP, nrec, q, lb, part, pmask, last_pf)
-                    if timing:
-                        time_hits(R, RECP, r + 1, j, rg0, LAT[0], pd, npd, kd == READ)
-                    lines += k
-                    skip = j
-                repeats += 1 + k
+        if repeat and first == last and (kd == READ or (kd == WRITE and d1_wb)):
+            j = repeat_run(base, rec.ctypes.data, hout.ctypes.data, r, nrec, np.int64(a), first, t, np.int64(kd),
+                           np.int64(rec[r].site), line_bits, rg0)
+            if j > r:
+                lines += j - r
+                repeats += j - r
+                skip = j
                 continue
         tl = 0
         if tlb and kd != IFETCH:
