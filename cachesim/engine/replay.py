@@ -51,8 +51,7 @@ def repeat_run(base, recp, hp, r, nrec, a, line, t, kd, site, line_bits, rg0):
     would, without them; then count and time the records after r that
     repeat it (same line, kind, tag, op, size and site), which find both
     entries touched last and the prefetchers as quiet. Returns the end of
-    the run taken, or r when record r does not qualify. A call of its own:
-    inlined, it added half a minute to replay_default's compile."""
+    the run taken, or r when record r does not qualify."""
     R = regions(base)
     pd, npd = R[R_PATHD], R[R_HDR][H_NPATHD]
     d1 = pd[0]
