@@ -1,11 +1,18 @@
-"""Timing: latency staircase, MSHR-limited overlap, window and dependencies."""
+"""Timing: latency staircase, MSHR-limited overlap, window and dependencies,
+and the rules record by record against a slow reference."""
+import dataclasses
+
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cachesim.api import run_records
 from cachesim.config import machine_from_dict
+from cachesim.engine.timing import latencies
 from cachesim.plot import chase_latency, staircase
 from cachesim.trace import WRITE, Trace, TraceMeta, empty
+from test_lean import plain_machines, traces
 
 LAT = {"L1": (1, 3, 1), "L2": (3, 9, 2), "L3": (10, 26, 4)}
 
@@ -77,3 +84,56 @@ def test_stores_do_not_stall_retirement():
     r["kind"] = WRITE
     run = run_records(m, Trace(r, TraceMeta()))
     assert run["cycles"] < 100 and run["serial_cycles"] == 64 * HIT["mem"]
+
+
+def reference_cycles(m, recs, hit, path_d, path_i):
+    """The rules of engine/timing.py's docstring, record by record in plain
+    Python over the hit levels the replay found: (cycles, serial cycles)."""
+    from cachesim.engine.timing import TRING
+    from cachesim.trace import IFETCH, READ, RMW
+    caches = list(m.caches)
+    lat_d = latencies(caches, list(path_d), m.memory_latency)
+    lat_i = latencies(caches, list(path_i), m.memory_latency) if len(path_i) else []
+    mshr = {c: [0] * caches[c].mshrs for c in range(len(caches))}
+    nxt = {c: 0 for c in range(len(caches))}
+    fin, retired = [], []
+    disp = retire = serial = 0
+    for rg in range(len(recs)):
+        kind, dep, h = int(recs["kind"][rg]), int(recs["dep"][rg]), int(hit[rg])
+        path, lat = (path_i, lat_i[h]) if kind == IFETCH else (path_d, lat_d[h])
+        disp += 1
+        if rg >= m.window:
+            disp = max(disp, retired[rg - m.window])     # the window is full until that one retires
+        start = disp
+        if 0 < dep < TRING and dep <= rg:
+            start = max(start, fin[rg - dep])             # the address it depends on
+        missed = [int(c) for c in path[:min(h, len(path))]]
+        for c in missed:
+            start = max(start, mshr[c][nxt[c]])           # a free MSHR in every level it missed
+        done = start + lat
+        for c in missed:
+            mshr[c][nxt[c]] = done
+            nxt[c] = (nxt[c] + 1) % len(mshr[c])
+        fin.append(done if kind in (READ, RMW, IFETCH) else disp)
+        retire = max(retire, fin[-1])
+        retired.append(retire)
+        serial += lat
+    return retire, serial
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plain_machines(), traces(), st.sampled_from([None, 3, 64]), st.booleans(), st.data())
+def test_cycles_follow_the_rules_record_by_record(m, recs, chunk, lean, data):
+    """Cycles against a slow reference of the timing rules on random traces,
+    windows and MSHR counts, chunked or not, on both replay loops."""
+    from cachesim.engine.replay import EngineState
+    from cachesim.engine.timing import R_RETIRE, R_SERIAL
+    m = dataclasses.replace(m, timing=True, caches=tuple(
+        dataclasses.replace(c, mshrs=data.draw(st.integers(1, 4))) for c in m.caches))
+    s = EngineState(m, threads=1, lean=lean)
+    hit = np.empty(len(recs), np.int8)
+    step = chunk or len(recs)
+    for i in range(0, len(recs), step):
+        part = np.ascontiguousarray(recs[i:i + step])
+        s.kernel(part, s.M.ctypes.data, s.line_bits, 0, 1, hit[i:i + step])
+    assert (int(s.run[R_RETIRE]), int(s.run[R_SERIAL])) == reference_cycles(m, recs, hit, s.path_d, s.path_i)
