@@ -116,7 +116,8 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     repeat = R[R_HDR][H_REPEAT] > 0 and nparts == 1
     repeats = 0
     skip = 0
-    RECP = as_ptr(rec.ctypes.data)
+    recp, hp = rec.ctypes.data, hout.ctypes.data
+    RECP = as_ptr(recp)
     for r in range(nrec):
         last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
         if r < skip:    # counted with the run it repeats
@@ -131,8 +132,8 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             hout[r] = -1
             continue
         if repeat and first == last and (kd == READ or (kd == WRITE and d1_wb)):
-            j = repeat_run(base, rec.ctypes.data, hout.ctypes.data, r, nrec, np.int64(a), first, t, np.int64(kd),
-                           np.int64(rec[r].site), line_bits, rg0)
+            j = repeat_run(base, recp, hp, r, nrec, np.int64(a), first, t, np.int64(kd), np.int64(rec[r].site),
+                           line_bits, rg0)
             if j > r:
                 lines += j - r
                 repeats += j - r
