@@ -75,7 +75,7 @@ NINE, INCLUSIVE, EXCLUSIVE = 0, 1, 2
 CLUS_IDS = {"nine": NINE, "inclusive": INCLUSIVE, "exclusive": EXCLUSIVE}
 
 
-def _zeroed(words: int) -> np.ndarray:
+def zeroed(words: int) -> np.ndarray:
     """Zeroed int64 words. A large arena (a multi-MiB last level's tags) is
     read at random, so it asks the host for transparent huge pages: with 4
     KiB pages nearly every lookup in it would also miss the host's TLB. The
@@ -106,7 +106,7 @@ def build(sizes: dict) -> tuple[np.ndarray, dict]:
     for name in REGIONS[:-1]:
         offs[name] = pos
         pos += -(-int(sizes.get(name, 0)) // 8) * 8
-    buf = _zeroed(pos + 8)
+    buf = zeroed(pos + 8)
     skip = (-buf.ctypes.data % 64) // 8
     M = buf[skip:skip + pos]
     for i, name in enumerate(REGIONS):

@@ -5,8 +5,9 @@ Entries are numbered globally across caches: cache c owns entries
 held at most once per cache, so the per-cache hint (the entry of its last
 hit or fill) is checked before the set scan: a matching tag there is a hit.
 That makes streams and repeated lines cheap. Its flag (set_hint) is 1 while the
-hinted entry was the last one touched in cache c with nothing inserted or
-removed since: touching it again then changes no replacement order, so
+hinted entry was the last one touched (or, under nibble-stack LRU, inserted)
+in cache c with nothing else inserted or removed since: touching it again
+then changes no replacement state, so
 touch() skips it (touched_last), and the lean loop counts whole runs of
 same-line records as hits without looking at the policy.
 """
@@ -120,8 +121,9 @@ def _policy_args(R, c, e):
 
 @njit(cache=True, inline="always")
 def touched_last(R, c, e):
-    """Was e the last entry touched in cache c, with nothing inserted or
-    removed since? Touching it again then changes no replacement order, so
+    """Was e the last entry touched in cache c (or inserted, under
+    nibble-stack LRU), with nothing else inserted or removed since?
+    Touching it again then changes no replacement state, so
     touch() skips it; every loop goes through here, which keeps their
     policy state word for word the same."""
     return hint(R, c) == e and R[R_HINT][c * HS + 1] == 1
@@ -199,5 +201,8 @@ def insert_at(R, c, line, d, tag, e0, s, inl=False):
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d
     pol.touch_inl(inl, True, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
-    set_hint(R, c, e0 + w, 0)
+    # A nibble-stack LRU insert moves the way to the front exactly as a hit
+    # would, so a touch right after it (a stream's next record on the line)
+    # may be skipped; other policies insert differently from a hit.
+    set_hint(R, c, e0 + w, 1 if inl == pol.NIBBLE or pol.nibble_lru(pid, ways) else 0)
     return vline, vd

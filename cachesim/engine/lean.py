@@ -162,10 +162,13 @@ def _memory(R, n, Q, nq, H):
 
 
 @njit(cache=True)
-def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
+def _level1(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit):
     """The level-1 pass: records r.. until `limit` requests are queued in Q1
-    or the records end. Writes each record's level-1 hit level; returns the
-    next record and the number of requests queued."""
+    or the records end; returns the next record and the number of requests
+    queued. Every record's level-1 hit level is 0: the caller zeroes H
+    (_zero) before the levels below raise it; in the pipeline that is the
+    worker, which takes 10 MB of stores per 10 M records off the front, the
+    pipeline's slower stage on streams."""
     DIRTY = R[R_DIRTY]
     RUN = R[R_RUN]
     pd = R[R_PATHD]
@@ -177,8 +180,7 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
         a = rec[r].addr
         first, last = record_lines(a, rec[r].size, line_bits)
         t = np.int64(rec[r].tag)
-        if part == 0:
-            count_op(RUN, np.int64(rec[r].op))
+        count_op(RUN, np.int64(rec[r].op))
         kd = rec[r].kind
         c1 = pd[0]
         k = K_READ
@@ -190,12 +192,7 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
         elif kd == WRITE:
             k = K_WRITE
         meta = (r << 16) | (t << 8) | k
-        h = -1
         for line in range(first, last + 1):
-            if (line & pmask) != part:
-                continue
-            lines += 1
-            h = 0
             bump(R, c1, t, ACC + k)
             e, st, e0 = _look_up(R, c1, line, True)
             if e < 0:
@@ -210,9 +207,9 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
                 bump(R, c1, t, ACC + K_WRITE)
                 touch(R, c1, e, True)
                 DIRTY[e] = 1
-        H[r] = np.uint8(h)
+        lines += last - first + 1
         r += 1
-        if h == 0 and first == last and kd != RMW:
+        if first == last and kd != RMW:
             # Records repeating this one's line, kind, tag, op and size
             # only count level-1 hits on the entry just touched (7 of 8
             # records of an 8-byte stream): absorb the run in one go.
@@ -220,12 +217,16 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, part, pmask, H, Q1, limit):
             if j > r:
                 touch(R, c1, hint(R, c1), True)
                 bump_by(R, c1, t, ACC + k, j - r)
-                for q in range(r, j):
-                    H[q] = 0    # the raw pointer: no negative-index wraparound, so a memset
                 lines += j - r
                 r = j
     RUN[R_LINES] += lines
     return r, nq
+
+
+@njit(cache=True, inline="always")
+def _zero(H, r0, r1):
+    for q in range(r0, r1):
+        H[q] = 0    # the raw pointer: no negative-index wraparound, so a memset
 
 
 @njit(cache=True)
@@ -261,11 +262,12 @@ def queue_words(n, line_bits):
 def replay_lean(rec, base, line_bits, part, nparts, hout):
     """replay_default's contract (same arguments, same state, same results)
     for machines where plain() holds: batches of BATCH level-1 requests go
-    through every level, then are timed."""
+    through every level, then are timed. Never set-partitioned (part 0 of
+    nparts 1): on two threads EngineState pipelines it instead."""
     R = regions(base)
     RUN = R[R_RUN]
     n = R[R_HDR][H_NPATHD]
-    timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
+    timing = R[R_HDR][H_TIMING] == 1
     nrec = rec.shape[0]
     rg0 = RUN[R_RECORDS]
     RECP = as_ptr(rec.ctypes.data)
@@ -276,13 +278,12 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     r = 0
     while r < nrec:
         r0 = r
-        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, part, nparts - 1, H,
-                        _queue(qa, 0, cap), BATCH)
+        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, H, _queue(qa, 0, cap), BATCH)
+        _zero(H, r0, r)
         _below(R, _queue(qa, 0, cap), nq, qa, cap, H)
         if timing:
             time_records(R, rec, r0, r, hout, hout, rg0)
-    if part == 0:
-        RUN[R_RECORDS] += nrec
+    RUN[R_RECORDS] += nrec
     buf[0] = 0   # numba frees an array after its last use: the queues live in it until here
 
 
@@ -298,7 +299,7 @@ def lean_front(rec, r, base, line_bits, hout, slot, limit):
     """Level-1 pass from record r into the slot at address `slot` until
     `limit` requests: (next record, requests)."""
     R = regions(base)
-    return _level1(R, rec, as_ptr(rec.ctypes.data), r, rec.shape[0], np.uint64(line_bits), line_bits, 0, 0,
+    return _level1(R, rec, as_ptr(rec.ctypes.data), r, rec.shape[0], np.uint64(line_bits), line_bits,
                    as_ptr8(hout.ctypes.data), as_ptr(slot), limit)
 
 
@@ -308,6 +309,7 @@ def lean_back(rec, r0, r1, base, slot, nq, qa, cap, hout, rg0):
     qa stay in the host's L2), then time records r0..r1-1."""
     R = regions(base)
     H = as_ptr8(hout.ctypes.data)
+    _zero(H, r0, r1)
     for k in range(0, nq, BATCH):
         _below(R, as_ptr(slot + 16 * k), min(BATCH, nq - k), qa, cap, H)
     if R[R_HDR][H_TIMING] == 1:

@@ -15,7 +15,7 @@ from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
                     H_REPEAT, H_TIMING, H_WINDOW, HS, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
                     R_DIRTY, R_HDR, R_PATHD, R_PATHI, R_RUN, R_TAGS, SETS, SLICES, SOFF, SPS,
-                    WA, WAYS, WB, build, regions)
+                    WA, WAYS, WB, build, regions, zeroed)
 from .cache import bump, bump_by, find, hint, insert, par, scan, set_base, touch, touch_at
 from .hierarchy import STACK, fill, prefetched_hit, quiet_hit, run_prefetchers, write
 from . import prefetchers as pfm
@@ -534,10 +534,15 @@ class EngineState:
         if self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
             self._pool = ThreadPoolExecutor(1)
+            # One block on huge pages for the ring and the lower levels'
+            # buffers: in 4 KiB pages their first use took ~2600 page faults,
+            # 2-3 ms of a 50-80 ms sequential replay.
             cap = int(queue_cap(self.line_bits))
-            self._slots = [np.empty(2 * (self.SLOT + cap), np.int64) for _ in range(self.NSLOTS)]
+            words = 2 * (self.SLOT + cap)
+            block = zeroed(self.NSLOTS * words + int(queue_words(len(self.path_d), self.line_bits)))
+            self._slots = [block[k * words:(k + 1) * words] for k in range(self.NSLOTS)]
             self._cap = cap
-            self._below = np.empty(queue_words(len(self.path_d), self.line_bits), np.int64)
+            self._below = block[self.NSLOTS * words:]
         a = self.arenas[0]
         base, lb = a.M.ctypes.data, self.line_bits
         rg0 = int(a.run[R_RECORDS])
