@@ -78,6 +78,14 @@ def empty(n: int) -> np.ndarray:
     return r
 
 
+def empty_fields(n: int) -> np.ndarray:
+    """empty(n) with at least two rows, for a reader that hands numba the
+    field views (out["addr"], ...): numba types them as strided arrays, but
+    numpy calls a one-row view contiguous too, and a block that short
+    compiled a second copy of the parser."""
+    return empty(max(n, 2))
+
+
 def _umask_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -167,7 +167,12 @@ def fill(R, path, n, s, line, k, tag):
     """Demand read-type access of kind k from position s of `path` (n caches,
     level 1 first). Returns 2*h + d: h the path position that held the line
     (n = memory), d the dirty bit an exclusive level handed up that no
-    install at or below s took."""
+    install at or below s took.
+
+    Callers pass constants as np.int64(...): numba compiles a function once
+    per combination of literal arguments, and four call sites with
+    different constants made four copies of fill (and of drain under it),
+    about 40 s of a cold start."""
     h = n
     carried = 0
     TAGS = R[R_TAGS]
@@ -262,7 +267,7 @@ def run_prefetchers(R, path, n, line, site, h, tag):
             if cand < 0 or find(R, c, cand) >= 0:
                 continue
             bump(R, c, tag, PF_ISSUED)
-            fill(R, path, n, pos, cand, K_PREFETCH, tag)
+            fill(R, path, n, pos, cand, np.int64(K_PREFETCH), tag)
     RUN[R_PFHIT] = 0
 
 
@@ -286,7 +291,7 @@ def write(R, path, n, s, line, tag):
             bump(R, c, tag, MISS + K_WRITE)
             if par(R, c, WA) and par(R, c, CLUS) != EXCLUSIVE:
                 if s + 1 < n:
-                    got = fill(R, path, n, s + 1, line, K_WRITE, tag)
+                    got = fill(R, path, n, s + 1, line, np.int64(K_WRITE), tag)
                     carried = got & 1
                     src = got >> 1
                 else:

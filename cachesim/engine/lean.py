@@ -274,11 +274,14 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     H = as_ptr8(hout.ctypes.data)
     cap = queue_cap(line_bits)
     buf = np.empty(queue_words(n, line_bits), np.int64)
-    qa = buf.ctypes.data
-    r = 0
+    # the argument types lean_front and lean_back pass: one compiled copy of
+    # _level1 and _below, not one per literal or unsigned argument (3 + 2)
+    qa = np.int64(buf.ctypes.data)
+    r = np.int64(0)
     while r < nrec:
         r0 = r
-        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, H, _queue(qa, 0, cap), BATCH)
+        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, H, _queue(qa, 0, cap),
+                        np.int64(BATCH))
         _zero(H, r0, r)
         _below(R, _queue(qa, 0, cap), nq, qa, cap, H)
         if timing:

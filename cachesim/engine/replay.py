@@ -160,7 +160,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                 _count_l1_hit(R, d1, e, t, kd)
                 if pf:
                     prefetched_hit(R, d1, e, 0)
-                    run_prefetchers(R, pd, npd, first, np.int64(rec[r].site), 0, t)
+                    run_prefetchers(R, pd, npd, first, np.int64(rec[r].site), np.int64(0), t)
                 if timing:
                     account(R, rg0 + r, np.int64(rec[r].dep), LAT[0] + tl, 0, pd, npd, kd == READ)
                 hout[r] = 0
@@ -191,7 +191,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             lines += 1
             hl = 0
             if do_fill:
-                hl = fill(R, path, n, 0, line, k, t) >> 1
+                hl = fill(R, path, n, np.int64(0), line, k, t) >> 1
                 if hl > h:
                     h = hl
             if do_write:

@@ -97,7 +97,7 @@ def translate(R, addr, tag, path, n, line_bits):
         bump(R, c2, tag, MISS + K_READ)
     LAT = R[R_LAT]
     for j in range(4 - code):
-        h = fill(R, path, n, 0, pte_line(addr, j, line_bits), K_READ, WALK_TAG) >> 1
+        h = fill(R, path, n, np.int64(0), pte_line(addr, j, line_bits), np.int64(K_READ), np.int64(WALK_TAG)) >> 1
         extra += LAT[h]
     if c2 >= 0:
         insert(R, c2, key, 0, tag)

@@ -52,7 +52,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import TraceError
-from ..trace import IFETCH, READ, RMW, WRITE, TraceMeta, empty
+from ..trace import IFETCH, READ, RMW, WRITE, TraceMeta, empty_fields
 from .textio import open_binary
 
 TAGS = ["data", "code"]
@@ -147,11 +147,13 @@ def decode(data: bytes | np.ndarray, layout: Layout, op0: int = 0) -> np.ndarray
     """Records of whole `layout` records in `data` (its length must be a multiple)."""
     rec = np.frombuffer(data, layout.dtype)
     n = len(rec)
-    out = empty(n * (1 + layout.nsrc + layout.ndst))
-    # contiguous copies: numba wants aligned arrays, and odd record sizes are not
-    ip = np.ascontiguousarray(rec["ip"])
-    src = np.ascontiguousarray(rec["src"]).reshape(n, layout.nsrc)
-    dst = np.ascontiguousarray(rec["dst"]).reshape(n, layout.ndst)
+    out = empty_fields(n * (1 + layout.nsrc + layout.ndst))
+    # contiguous writable copies: numba wants aligned arrays, and odd record
+    # sizes are not; writable always, or a read-only view (8-byte records)
+    # would compile a second copy of emit
+    ip = np.require(rec["ip"], requirements="CW")
+    src = np.require(rec["src"], requirements="CW").reshape(n, layout.nsrc)
+    dst = np.require(rec["dst"], requirements="CW").reshape(n, layout.ndst)
     r = emit(ip, src, dst, out["addr"], out["size"], out["kind"], out["tag"], out["op"], out["site"],
              op0, IFETCH_SIZE, DATA_SIZE)
     return out[:r]

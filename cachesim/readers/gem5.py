@@ -61,7 +61,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import TraceError
-from ..trace import IFETCH, READ, WRITE, TraceMeta, empty
+from ..trace import IFETCH, READ, WRITE, TraceMeta, empty_fields
 from .textio import open_binary
 
 TAGS = ["data", "code"]
@@ -411,7 +411,7 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
                     break
                 buf_bytes = carry + more
             buf = np.frombuffer(buf_bytes, np.uint8)
-            out = empty(len(buf) // 8 + 1)
+            out = empty_fields(len(buf) // 8 + 1)
             nrec, pos, npk, err, epos, info, ign, skp, cur_op = parse_packets(
                 buf, out["addr"], out["size"], out["kind"], out["tag"], out["op"], out["site"],
                 cur_op, skip_bad, MAX_MESSAGE)

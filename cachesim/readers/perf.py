@@ -66,7 +66,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import TraceError
-from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty
+from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty_fields
 from .textio import blocks, line_text, peek
 from .textparse import HEX
 
@@ -310,8 +310,8 @@ def parse_block(buf, addr, size, kind, site, weight, op, op0, skip_bad, state,
         have_ds = False
         have_w = False
         in_ds = False
-        ds_start = 0
-        ds_end = 0
+        ds_start = np.int64(0)           # not literal 0: one compiled _ds_len
+        ds_end = np.int64(0)
         a = np.uint64(0)
         ipv = np.uint64(0)
         dsv = np.uint64(0)
@@ -480,7 +480,8 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     for buf, _last in blocks(path):
         if len(buf) and buf[-1] != 10:
             buf = np.append(buf, np.uint8(10))          # a last line without a newline
-        out = empty(int(np.count_nonzero(buf == 10)))
+            buf.flags.writeable = False                 # as blocks() gives them: one compiled parse_block
+        out = empty_fields(int(np.count_nonzero(buf == 10)))
         nrec, nlines, bs, be, err, ign, skp, cur_op, nad, fix, fsite = parse_block(
             buf, out["addr"], out["size"], out["kind"], out["site"], out["weight"], out["op"], cur_op, skip_bad,
             state, ev_hash, ev_count, ev_new_s, ev_new_e, ts, te)

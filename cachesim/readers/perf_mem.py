@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from ..errors import TraceError
-from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty
+from ..trace import PREFETCH, READ, WRITE, TraceMeta, empty_fields
 from .textio import blocks, line_text
 from .textparse import HEX, line_at, skip_blanks
 
@@ -292,7 +292,7 @@ def read(path: str | Path, meta: TraceMeta, skip_bad: bool = False) -> Iterator[
     line0 = 0
     cur_op = 0
     for buf, _last in blocks(path):
-        out = empty(int(np.count_nonzero(buf == 10)) + 1)
+        out = empty_fields(int(np.count_nonzero(buf == 10)) + 1)
         pos = 0
         nrec = 0
         while True:

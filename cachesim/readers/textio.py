@@ -83,11 +83,11 @@ def read_lines(path: str | Path, meta, parse, describe) -> Iterator[np.ndarray]:
     parse(buf, out, cur_op, last) -> (records, lines, bad_start, bad_end, err,
     ignored, skipped, cur_op); describe(err) -> (what the line should have
     been, why it is not), printed around the offending text."""
-    from ..trace import empty
+    from ..trace import empty_fields
     line0 = 0
     cur_op = 0
     for buf, last in blocks(path):
-        out = empty(int(np.count_nonzero(buf == 10)) + 1)
+        out = empty_fields(int(np.count_nonzero(buf == 10)) + 1)
         nrec, nlines, bs, be, err, ign, skp, cur_op = parse(buf, out, cur_op, last)
         meta.ignored_lines += ign
         meta.skipped_lines += skp
