@@ -17,10 +17,10 @@ stream first and is not timed. pycachesim runs in its own venv (its import
 package is also `cachesim`), timed inside that process around its bulk
 `cs.load(list, length=8)`; list construction is not timed. The two
 alternate rep by rep (the VM's speed drifts) and the ratio is the median of
-the per-round ratios (printed beside it: each side's best rep against the
-other's, the estimator least moved by a slow phase of the host, since the
-VM's speed can halve for a second); miss counts must agree level by level. `ours` uses the
-default threads (on a multi-core host the two-thread pipeline: level 1 on
+the per-round ratios. Printed beside it: each side's best rep against the
+other's, the estimator least moved by a slow phase of the host (the VM's
+speed can halve for a second). Miss counts must agree level by level.
+`ours` uses the default threads (on a multi-core host the two-thread pipeline: level 1 on
 one thread, the levels below on another, results identical to one thread);
 the one-thread figure and ratio are printed beside it.
 """
