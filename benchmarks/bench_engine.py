@@ -11,18 +11,21 @@ write-back + write-allocate, non-inclusive, cold at the start of each rep.
 Our side is timed three ways: cache counters only (`[replay] timing =
 false`), with the timing model on, and the shipped configs/skylake.toml with
 timing, TLBs and prefetchers (the "full model" of issue 4), also with the
-three caches above in its place. It replays .npy-style records (the 32-byte record dtype) chunk by chunk
-exactly as `cachesim run` does; numba compilation is warmed up on a small
-stream first and is not timed. pycachesim runs in its own venv (its import
-package is also `cachesim`), timed inside that process around its bulk
-`cs.load(list, length=8)`; list construction is not timed. The two
-alternate rep by rep (the VM's speed drifts) and the ratio is the median of
-the per-round ratios. Printed beside it: each side's best rep against the
-other's, the estimator least moved by a slow phase of the host (the VM's
-speed can halve for a second). Miss counts must agree level by level.
-`ours` uses the default threads (on a multi-core host the two-thread pipeline: level 1 on
-one thread, the levels below on another, results identical to one thread);
-the one-thread figure and ratio are printed beside it.
+three caches above in its place. It replays .npy-style records (the 32-byte
+record dtype) chunk by chunk exactly as `cachesim run` does, and the clock
+stops when the pipeline's worker has finished; numba compilation is warmed
+up on a small stream first and is not timed. pycachesim runs in its own venv
+(its import package is also `cachesim`) as one long-lived process, timed
+inside that process around its bulk `cs.load(list, length=8)`; list
+construction is not timed. On each stream the two alternate rep by rep, the
+order swapped every round, so a pair of reps is about a second apart (the
+VM's speed drifts), and the ratio is the median of the per-round ratios.
+Printed beside it: each side's best rep against the other's, the estimator
+least moved by a slow phase of the host (the VM's speed can halve for a
+second). Miss counts must agree level by level. `ours` uses the default
+threads (on a multi-core host the two-thread pipeline: level 1 on one
+thread, the levels below on another, results identical to one thread); the
+one-thread figure and ratio are printed beside it.
 """
 from __future__ import annotations
 
@@ -68,23 +71,32 @@ def streams(n: int, seed: int) -> dict[str, np.ndarray]:
             "sequential": np.arange(n, dtype=np.uint64) * 8}
 
 
-def ours(addr: np.ndarray, reps: int, timing: bool = False, threads: int | None = None) -> dict:
-    raw = dict(MACHINE, replay={"timing": timing})
-    m = machine_from_dict(raw)
+def records(addr: np.ndarray) -> np.ndarray:
     rec = empty(len(addr))
     rec["addr"] = addr
     rec["size"] = 8
-    EngineState(m, threads).replay(rec[:10_000])  # compile / load from cache, untimed
-    times = []
-    for _ in range(reps):
-        st = EngineState(m, threads)
-        t = time.perf_counter()
-        for i in range(0, len(rec), CHUNK):
-            st.replay(rec[i:i + CHUNK])
-        times.append(time.perf_counter() - t)
+    return rec
+
+
+def ours(rec: np.ndarray, timing: bool = False, threads: int | None = None) -> dict:
+    """One rep of our replay of `rec`, chunk by chunk as `cachesim run` does."""
+    m = machine_from_dict(dict(MACHINE, replay={"timing": timing}))
+    st = EngineState(m, threads)
+    t = time.perf_counter()
+    for i in range(0, len(rec), CHUNK):
+        st.replay(rec[i:i + CHUNK])
+    st.sync()
+    dt = time.perf_counter() - t
     s = st.stats.sum(axis=1)
-    misses = [int(s[c, 4:7].sum()) for c in range(3)]
-    return {"seconds_all": times, "seconds_median": float(np.median(times)), "misses": misses}
+    return {"seconds": dt, "misses": [int(s[c, 4:7].sum()) for c in range(3)]}
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every replay the timed reps use."""
+    rec = records(np.arange(10_000, dtype=np.uint64) * 8)
+    for timing in (False, True):
+        for threads in (None, 1):
+            ours(rec, timing, threads)
 
 
 def full_model(addr: np.ndarray, reps: int, bench_caches: bool = False) -> float:
@@ -103,9 +115,7 @@ def full_model(addr: np.ndarray, reps: int, bench_caches: bool = False) -> float
         l3.pop("slices")
         l3.update(clusivity="nine", replacement_policy="lru")
     m = machine_from_dict(raw)
-    rec = empty(len(addr))
-    rec["addr"] = addr
-    rec["size"] = 8
+    rec = records(addr)
     EngineState(m).replay(rec[:10_000])
     times = []
     for _ in range(reps):
@@ -117,18 +127,39 @@ def full_model(addr: np.ndarray, reps: int, bench_caches: bool = False) -> float
     return len(rec) / float(np.median(times)) / 1e6
 
 
-def peer(n: int, seed: int, reps: int) -> dict | None:
-    try:
+class Peer:
+    """pycachesim in its own venv (its import package is also `cachesim`),
+    one long-lived process (pycachesim_side.py --serve) that times one rep
+    of a stream whenever asked, so each of its reps runs right beside ours."""
+
+    def __init__(self, n: int, seed: int):
         import pycachesim_venv
         py = pycachesim_venv.ensure_pycachesim()
+        self.proc = subprocess.Popen([str(py), "-I", str(ROOT / "benchmarks" / "pycachesim_side.py"), str(n),
+                                      str(seed), "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, env=pycachesim_venv.clean_env())
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"pycachesim_side.py --serve exited with status {self.proc.wait()}")
+
+    def rep(self, stream: str) -> dict:
+        self.proc.stdin.write(stream + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"pycachesim_side.py --serve exited with status {self.proc.wait()}")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def peer(n: int, seed: int) -> Peer | None:
+    try:
+        return Peer(n, seed)
     except Exception as e:  # noqa: BLE001
         print(f"pycachesim unavailable: {e}", file=sys.stderr)
         return None
-    with tempfile.TemporaryDirectory() as td:
-        out = Path(td) / "peer.json"
-        subprocess.run([str(py), "-I", str(ROOT / "benchmarks" / "pycachesim_side.py"), str(n), str(seed),
-                        str(out), "--reps", str(reps)], check=True, env=pycachesim_venv.clean_env())
-        return json.loads(out.read_text())
 
 
 def main(argv=None) -> int:
@@ -141,29 +172,41 @@ def main(argv=None) -> int:
     data = streams(a.n, a.seed)
     result = {"host": host(), "n": a.n, "streams": {}}
     print(f"host: {result['host']}")
-    # The VM's speed drifts by up to 2x from minute to minute, so the two
-    # simulators alternate: one pycachesim rep, then one rep of ours, per
-    # round; the ratio is taken per round and its median reported.
+    # The VM's speed drifts by up to 2x from second to second, so the two
+    # simulators alternate rep by rep on each stream (one long-lived
+    # pycachesim process, its rep right before or right after ours, the
+    # order swapped every round); the ratio is taken per round and its
+    # median reported.
+    recs = {name: records(addr) for name, addr in data.items()}
+    warm_up()
+    pc = peer(a.n, a.seed)
     times: dict = {name: {"peer": [], "ours": [], "ours1": []} for name in data}
     misses: dict = {}
     peer_misses: dict = {}
-    for _ in range(a.reps):
-        p = peer(a.n, a.seed, 1)
-        for name, addr in data.items():
-            if p:
-                times[name]["peer"].append(p[name]["seconds_median"])
-                peer_misses[name] = [p[name]["levels"][k]["MISS_count"] for k in ("L1", "L2", "L3")]
-            o = ours(addr, 1)
-            times[name]["ours"].append(o["seconds_median"])
-            misses[name] = o["misses"]
-            times[name]["ours1"].append(ours(addr, 1, threads=1)["seconds_median"])
+    try:
+        for rnd in range(a.reps):
+            for name, rec in recs.items():
+                for side in (("peer", "ours") if rnd % 2 == 0 else ("ours", "peer")):
+                    if side == "ours":
+                        o = ours(rec)
+                        times[name]["ours"].append(o["seconds"])
+                        misses[name] = o["misses"]
+                    elif pc:
+                        p = pc.rep(name)
+                        times[name]["peer"].append(p["seconds_median"])
+                        peer_misses[name] = [p["levels"][k]["MISS_count"] for k in ("L1", "L2", "L3")]
+                times[name]["ours1"].append(ours(rec, threads=1)["seconds"])
+    finally:
+        if pc:
+            pc.close()
     for name, addr in data.items():
         t = times[name]
         med = float(np.median(t["ours"]))
         row = {"cachesim_maccess_s": a.n / med / 1e6, "cachesim_best_maccess_s": a.n / min(t["ours"]) / 1e6,
                "cachesim_one_thread_maccess_s": a.n / float(np.median(t["ours1"])) / 1e6,
                "cachesim_misses": misses[name], "cachesim_seconds": t["ours"],
-               "cachesim_timing_maccess_s": a.n / ours(addr, a.reps, timing=True)["seconds_median"] / 1e6,
+               "cachesim_timing_maccess_s": a.n / float(np.median([ours(recs[name], timing=True)["seconds"]
+                                                                   for _ in range(a.reps)])) / 1e6,
                "cachesim_skylake_full_maccess_s": full_model(addr, a.reps),
                "cachesim_full_bench_caches_maccess_s": full_model(addr, a.reps, bench_caches=True)}
         if t["peer"]:

@@ -6,6 +6,13 @@ default ``.peers/pycachesim/bin/python``), never by the project's interpreter:
 pycachesim's import package is also called ``cachesim``.
 
     .peers/pycachesim/bin/python -I benchmarks/pycachesim_side.py N SEED OUT.json
+    .peers/pycachesim/bin/python -I benchmarks/pycachesim_side.py N SEED --serve
+
+--serve builds both streams' lists once, prints "ready", then for each
+stream name read from stdin times one repetition and prints its result
+(the per-stream dict below, one JSON line): bench_engine.py keeps one such
+process and runs a peer rep right beside each of its own, so a pair of
+reps is seconds apart, not the length of a whole peer run.
 
 Hierarchy (PEERS.md section 2), 64 B lines, LRU, write-back + write-allocate,
 non-inclusive, cold at the start of every repetition:
@@ -105,6 +112,31 @@ def sequential_stream(n):
     return np.arange(n, dtype=np.uint64) * 8
 
 
+def make_stream(name, n, seed):
+    if name == "random":
+        return random_stream(n, seed)
+    if name == "sequential":
+        return sequential_stream(n)
+    return None
+
+
+def serve(n, seed, names):
+    lists = {}
+    for name in names:
+        arr = make_stream(name, n, seed)
+        if arr is None:
+            sys.exit(f"pycachesim_side: unknown stream {name!r}")
+        lists[name] = arr.tolist()
+        del arr
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        if name not in lists:
+            sys.exit(f"pycachesim_side: unknown stream {name!r} (have {', '.join(lists)})")
+        print(json.dumps(bench_stream(lists[name], 1)), flush=True)
+    return 0
+
+
 def build():
     """PEERS.md section 2 wiring."""
     mem = MainMemory()
@@ -155,10 +187,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("n", type=int, help="accesses per stream")
     ap.add_argument("seed", type=int, help="seed for numpy.random.default_rng")
-    ap.add_argument("out", help="output JSON path")
+    ap.add_argument("out", nargs="?", help="output JSON path (not with --serve)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--streams", default="random,sequential")
+    ap.add_argument("--serve", action="store_true", help="time one rep per stream name read from stdin")
     a = ap.parse_args(argv)
+    if a.serve:
+        return serve(a.n, a.seed, a.streams.split(","))
+    if not a.out:
+        ap.error("OUT.json is required without --serve")
 
     result = {"meta": {
         "tool": "pycachesim", "pycachesim_version": cachesim.__version__,
@@ -168,11 +205,8 @@ def main(argv=None):
                       for k, (s, w, ln) in HIERARCHY.items()},
     }}
     for stream in a.streams.split(","):
-        if stream == "random":
-            arr = random_stream(a.n, a.seed)
-        elif stream == "sequential":
-            arr = sequential_stream(a.n)
-        else:
+        arr = make_stream(stream, a.n, a.seed)
+        if arr is None:
             ap.error(f"unknown stream {stream!r}")
         t0 = time.perf_counter()
         lst = arr.tolist()  # outside the timed region

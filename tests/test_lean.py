@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from cachesim.config import machine_from_dict
 from cachesim.engine import lean as lean_mod
-from cachesim.engine.lean import plain, replay_lean
+from cachesim.engine.lean import nibble_l1, plain, replay_lean, replay_lean_nibble
 from cachesim.engine.replay import EngineState, replay_default
 from cachesim.trace import empty
 from test_reference_model import POLICIES, compare
@@ -95,7 +95,7 @@ def assert_same(a, b):
 @given(plain_machines(), traces(), st.sampled_from([None, 1, 7, 64]))
 def test_lean_equals_generic(m, recs, chunk):
     lean = state(m, recs, True, chunk=chunk)
-    assert lean.kernel is replay_lean
+    assert lean.kernel is (replay_lean_nibble if nibble_l1(m) else replay_lean)
     generic = state(m, recs, False)
     assert generic.kernel is replay_default
     assert_same(lean, generic)
@@ -148,7 +148,7 @@ def test_lean_many_batches(policy, threads):
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(plain_machines(timing=False), traces())
 def test_lean_matches_reference(m, recs):
-    assert EngineState(m).kernel is replay_lean
+    assert EngineState(m).lean
     compare(m, recs)
 
 
@@ -164,7 +164,7 @@ def test_lean_pipelined_equals_one_thread(m, recs, chunk, slot):
         two = state(m, recs, True, threads=2, chunk=chunk)
     finally:
         EngineState.SLOT = old
-    assert two.pipelined and two.kernel is replay_lean
+    assert two.pipelined and two.lean
     one = state(m, recs, True, threads=1, chunk=chunk)
     assert not one.pipelined
     assert_same_state(two, one)

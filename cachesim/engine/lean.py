@@ -37,6 +37,7 @@ from .arena import (H_NCACHE, H_NPATHD, H_TIMING, R_DIRTY, R_HDR, R_PATHD, R_PAT
                     regions)
 from .cache import bump, bump_by, hint, insert_at, par, scan, set_base, touch, touch_at
 from .policies import NIBBLE, nibble_lru
+from .policies.lru import STACK_WAYS
 from .lookahead import REC_AHEAD, prefetch_set, record_lines, same_line_run
 from .rawarray import as_ptr, as_ptr8, prefetch
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, R_LINES, R_RECORDS,
@@ -46,6 +47,12 @@ from .timing import time_records
 BATCH = 8192     # level-1 requests per batch: the buffers stay in the host's L2
 AHEAD = 16       # requests ahead whose sets a lower level asks the host for
 WB = 7           # request kind of a write-back (demand kinds are K_READ..K_PREFETCH)
+
+
+def nibble_l1(machine) -> bool:
+    """Are both level-1 caches nibble-stack LRU (the lean replay's level-1
+    pass then has the policy compiled in: lean_front_nibble)?"""
+    return all(c.replacement_policy == "lru" and c.assoc <= STACK_WAYS for c in machine.caches if c.level == 1)
 
 
 def plain(machine) -> bool:
@@ -169,6 +176,20 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit):
     (_zero) before the levels below raise it; in the pipeline that is the
     worker, which takes 10 MB of stores per 10 M records off the front, the
     pipeline's slower stage on streams."""
+    return _level1_pass(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit, True)
+
+
+@njit(cache=True)
+def _level1_nibble(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit):
+    """_level1 when both level-1 caches are nibble-stack LRU (nibble_l1):
+    the policy dispatch compiled out. A separate entry point, not a branch
+    in _level1, so a replay compiles only the copy it runs (the pass is the
+    largest piece of the lean replay's cold compile)."""
+    return _level1_pass(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit, NIBBLE)
+
+
+@njit(cache=True, inline="always")
+def _level1_pass(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit, inl):
     DIRTY = R[R_DIRTY]
     RUN = R[R_RUN]
     pd = R[R_PATHD]
@@ -194,18 +215,18 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit):
         meta = (r << 16) | (t << 8) | k
         for line in range(first, last + 1):
             bump(R, c1, t, ACC + k)
-            e, st, e0 = _look_up(R, c1, line, True)
+            e, st, e0 = _look_up(R, c1, line, inl)
             if e < 0:
                 bump(R, c1, t, MISS + k)
                 nq = _emit(Q1, nq, line, meta)
-                nq = _install(R, c1, line, 1 if kd == WRITE else 0, t, st, e0, Q1, nq, True)
+                nq = _install(R, c1, line, 1 if kd == WRITE else 0, t, st, e0, Q1, nq, inl)
                 e = hint(R, c1)
             if kd == WRITE:
                 DIRTY[e] = 1
             elif kd == RMW:
                 # the read brought the line into L1: the write hits there
                 bump(R, c1, t, ACC + K_WRITE)
-                touch(R, c1, e, True)
+                touch(R, c1, e, inl)
                 DIRTY[e] = 1
         lines += last - first + 1
         r += 1
@@ -215,7 +236,7 @@ def _level1(R, rec, RECP, r, nrec, lb, line_bits, H, Q1, limit):
             # records of an 8-byte stream): absorb the run in one go.
             j = same_line_run(RECP, r - 1, nrec, lb, line_bits)
             if j > r:
-                touch(R, c1, hint(R, c1), True)
+                touch(R, c1, hint(R, c1), inl)
                 bump_by(R, c1, t, ACC + k, j - r)
                 lines += j - r
                 r = j
@@ -264,6 +285,17 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     for machines where plain() holds: batches of BATCH level-1 requests go
     through every level, then are timed. Never set-partitioned (part 0 of
     nparts 1): on two threads EngineState pipelines it instead."""
+    _replay(_level1, rec, base, line_bits, hout)
+
+
+@njit(cache=True, nogil=True)
+def replay_lean_nibble(rec, base, line_bits, part, nparts, hout):
+    """replay_lean when nibble_l1 holds."""
+    _replay(_level1_nibble, rec, base, line_bits, hout)
+
+
+@njit(cache=True, inline="always")
+def _replay(level1, rec, base, line_bits, hout):
     R = regions(base)
     RUN = R[R_RUN]
     n = R[R_HDR][H_NPATHD]
@@ -275,13 +307,13 @@ def replay_lean(rec, base, line_bits, part, nparts, hout):
     cap = queue_cap(line_bits)
     buf = np.empty(queue_words(n, line_bits), np.int64)
     # the argument types lean_front and lean_back pass: one compiled copy of
-    # _level1 and _below, not one per literal or unsigned argument (3 + 2)
+    # the level-1 pass and _below, not one per literal or unsigned argument
     qa = np.int64(buf.ctypes.data)
     r = np.int64(0)
     while r < nrec:
         r0 = r
-        r, nq = _level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, H, _queue(qa, 0, cap),
-                        np.int64(BATCH))
+        r, nq = level1(R, rec, RECP, r, nrec, np.uint64(line_bits), line_bits, H, _queue(qa, 0, cap),
+                       np.int64(BATCH))
         _zero(H, r0, r)
         _below(R, _queue(qa, 0, cap), nq, qa, cap, H)
         if timing:
@@ -304,6 +336,14 @@ def lean_front(rec, r, base, line_bits, hout, slot, limit):
     R = regions(base)
     return _level1(R, rec, as_ptr(rec.ctypes.data), r, rec.shape[0], np.uint64(line_bits), line_bits,
                    as_ptr8(hout.ctypes.data), as_ptr(slot), limit)
+
+
+@njit(cache=True, nogil=True)
+def lean_front_nibble(rec, r, base, line_bits, hout, slot, limit):
+    """lean_front when nibble_l1 holds."""
+    R = regions(base)
+    return _level1_nibble(R, rec, as_ptr(rec.ctypes.data), r, rec.shape[0], np.uint64(line_bits), line_bits,
+                          as_ptr8(hout.ctypes.data), as_ptr(slot), limit)
 
 
 @njit(cache=True, nogil=True)

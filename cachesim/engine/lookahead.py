@@ -110,20 +110,18 @@ def same_line_run(RECP, r, nrec, lb, line_bits, smask=0):
     the same size/kind/tag bytes (top half of RECP[4j+3]), an address on
     the same line whose bytes stay inside it; and the same bits of the
     site/dep word under smask (0xFFFFFFFF: the same site)."""
-    a = RECP[4 * r]
-    line = np.uint64(a) >> lb
+    lo = (np.uint64(RECP[4 * r]) >> lb) << lb
     opw = RECP[4 * r + 1]
     sw = RECP[4 * r + 2] & smask
     hdw = RECP[4 * r + 3] >> 32
     sz = (hdw & 0xFFFF) if (hdw & 0xFFFF) > 0 else 1
-    lim = (1 << line_bits) - sz
-    lmask = np.uint64((1 << line_bits) - 1)
+    lim = np.uint64((1 << line_bits) - sz)
     j = r + 1
     while j < nrec:
         prefetch(RECP, 4 * (j + REC_AHEAD))
-        aj = np.uint64(RECP[4 * j])
-        if ((aj >> lb) != line or np.int64(aj & lmask) > lim or RECP[4 * j + 1] != opw
-                or (RECP[4 * j + 3] >> 32) != hdw or (RECP[4 * j + 2] & smask) != sw):
+        # one branch: an address below the line wraps past lim unsigned
+        if ((np.uint64(RECP[4 * j]) - lo > lim) | (RECP[4 * j + 1] != opw)
+                | ((RECP[4 * j + 3] >> 32) != hdw) | ((RECP[4 * j + 2] & smask) != sw)):
             break
         j += 1
     return j

@@ -25,7 +25,8 @@ from ..config import CacheConfig
 from .rawarray import as_ptr, as_ptr8
 from .stats import (ACC, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MISS, NCNT, NTAGS, R_LINES, R_OPS,  # noqa: F401
                     R_RECORDS, count_op as _count_op)
-from .lean import lean_back, lean_front, plain, queue_cap, queue_words, replay_lean
+from .lean import (lean_back, lean_front, lean_front_nibble, nibble_l1, plain, queue_cap, queue_words, replay_lean,
+                   replay_lean_nibble)
 from .lookahead import look_ahead, record_lines, same_line_run
 
 NRUN = 16   # run-wide counters: 0-4 stats.py R_*, 8-13 timing.py (its own host line)
@@ -443,6 +444,13 @@ class EngineState:
         self.machine = machine
         # the lean loop where it gives the same results (lean.plain); lean=False forces the generic one
         self.kernel = replay_lean if (plain(machine) if lean is None else lean and plain(machine)) else replay_default
+        # the level-1 pass with nibble-stack LRU compiled in (+14 % on a record
+        # that opens a line); a separate entry point, so only one copy compiles
+        nibble = self.kernel is replay_lean and nibble_l1(machine)
+        self._front = lean_front_nibble if nibble else lean_front
+        if nibble:
+            self.kernel = replay_lean_nibble
+        self.lean = self.kernel in (replay_lean, replay_lean_nibble)
         env = int(os.environ.get("CACHESIM_THREADS", "0"))
         if threads is None:
             # Default: on a plain machine and a multi-core host, the lean
@@ -451,8 +459,8 @@ class EngineState:
             # partitions only when asked: on that VM they ran slower than one
             # (both threads stream every record); on an earlier host they
             # gained 1.3-1.5x.
-            threads = env or (2 if (os.cpu_count() or 1) >= 2 and self.kernel is replay_lean else 1)
-        self.pipelined = threads >= 2 and self.kernel is replay_lean
+            threads = env or (2 if (os.cpu_count() or 1) >= 2 and self.lean else 1)
+        self.pipelined = threads >= 2 and self.lean
         self.nparts = 1 if self.pipelined else partitions(machine, threads)
         self.arenas = [_Arena(machine) for _ in range(self.nparts)]
         a0 = self.arenas[0]
@@ -463,6 +471,7 @@ class EngineState:
         self._pool = None
         self._pending = [None] * self.NSLOTS
         self._k = 0
+        self._hbuf = None
 
     @property
     def M(self) -> np.ndarray:
@@ -499,7 +508,7 @@ class EngineState:
         if self.machine.semantics == "cachegrind":
             replay_cachegrind(rec, self.M.ctypes.data, self.line_bits)
             return
-        houts = [np.empty(len(rec), np.int8) for _ in range(self.nparts)]
+        houts = self._houts(len(rec))
         if self.pipelined:
             self._replay_pipelined(rec, houts[0])
             return
@@ -553,7 +562,7 @@ class EngineState:
                 if self._pending[k] is not None:
                     self._pending[k].result()
                 slot = self._slots[k].ctypes.data
-                r1, nq = lean_front(rec, r, base, lb, hout, slot, self.SLOT)
+                r1, nq = self._front(rec, r, base, lb, hout, slot, self.SLOT)
                 self._pending[k] = self._pool.submit(lean_back, rec, r, r1, base, slot, nq,
                                                      self._below.ctypes.data, self._cap, hout, rg0)
                 r, self._k = r1, (k + 1) % self.NSLOTS
@@ -561,6 +570,16 @@ class EngineState:
             if a.M[H_TIMING] == 1 or r < len(rec):
                 self.sync()
         a.run[R_RECORDS] += len(rec)
+
+    def _houts(self, n: int) -> list:
+        """Per-part hit-level buffers for n records, reused from chunk to
+        chunk: a fresh 1 MiB buffer per chunk was ~250 page faults of the
+        worker's. Safe while the pipeline's worker may still be on the last
+        chunk's slots: it writes them in ring order before the new ones, and
+        nothing reads them then (with timing the pipeline drains per chunk)."""
+        if self._hbuf is None or len(self._hbuf[0]) < n:
+            self._hbuf = [np.empty(n, np.int8) for _ in range(self.nparts)]
+        return [h[:n] for h in self._hbuf]
 
     def sync(self) -> None:
         """Wait for the pipeline's worker to finish what it was given."""
