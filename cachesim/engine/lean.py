@@ -180,6 +180,7 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
     last = HINT[c * HS + 1]
     valid = VALID[c * HS]
     vsh = 4 * (ways - 1)
+    mid = ways > 8 and ways & (ways - 1) != 0   # 9-15 ways may span three host lines
     e1 = ways - 1
     no = 0
     for i in range(nq):
@@ -189,6 +190,8 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
             f0 = eoff + sa * ways
             prefetch(TAGS, f0)
             prefetch(TAGS, f0 + e1)
+            if mid:
+                prefetch(TAGS, f0 + 8)   # see lookahead.prefetch_set
             prefetch(DIRTY, f0)
             prefetch(DIRTY, f0 + e1)
             prefetch(SS, soff + sa)
