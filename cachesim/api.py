@@ -38,7 +38,7 @@ def run_records(machine: Machine, trace: Trace, workload: str | None = None, lay
                 progress: Callable[[int], None] | None = None) -> dict:
     """Replay `trace` on cold caches and return one run dictionary."""
     st = EngineState(machine)
-    for chunk in trace.chunks():
+    for chunk in trace.chunks(reuse=True):   # EngineState.replay is done with a chunk when it returns
         st.replay(chunk)
         if progress:
             progress(len(chunk))

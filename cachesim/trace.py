@@ -234,7 +234,13 @@ class Trace:
             raise TypeError("streaming trace has no length before it is read")
         return len(self.source)
 
-    def chunks(self, size: int = CHUNK) -> Iterator[np.ndarray]:
+    def chunks(self, size: int = CHUNK, reuse: bool = False) -> Iterator[np.ndarray]:
+        """Record chunks of at most `size`. reuse: the caller is done with
+        each chunk before asking for the next, so a .npy file of our dtype
+        may be read into one buffer (NpyFile.chunks_into)."""
+        if reuse and isinstance(self.source, NpyFile) and self.source.dtype == RECORD_DTYPE and not self.convert:
+            yield from self.source.chunks_into(size)
+            return
         if callable(self.source):
             for c in self.source():
                 for i in range(0, len(c), size):
@@ -291,6 +297,20 @@ class NpyFile:
         if len(out) != count:
             raise TraceError(f"{self.path}: file shrank while reading")
         return out
+
+    def chunks_into(self, size: int) -> Iterator[np.ndarray]:
+        """The records in chunks read into one reused buffer: a fresh 32 MiB
+        array per chunk cost ~8000 page faults, and reading a 10 M-record
+        trace took 100-130 ms against 45-55 ms this way (longer than the
+        lean replay of it). Each chunk is overwritten by the next."""
+        buf = np.empty(min(size, self.n), self.dtype)
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            for start in range(0, self.n, size):
+                out = buf[:min(size, self.n - start)]
+                if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+                    raise TraceError(f"{self.path}: file shrank while reading")
+                yield out
 
 
 def open_npy(path: str | Path) -> Trace:

@@ -502,6 +502,10 @@ class EngineState:
         return r
 
     def replay(self, records: np.ndarray) -> None:
+        """Replay a chunk of records. The caller may overwrite the chunk once
+        this returns (Trace.chunks(reuse=True)): a pipeline's worker may
+        still be on its last slots, but reads records only to time them,
+        and with timing on the pipeline drains before returning."""
         if len(records) == 0:
             return
         rec = _contiguous(records)
