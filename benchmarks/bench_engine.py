@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Engine throughput against pycachesim, in the same run, on the same streams.
 
-    python benchmarks/bench_engine.py [--n 10000000] [--reps 3] [--json OUT]
+    python benchmarks/bench_engine.py [--n 10000000] [--reps 9] [--full-reps 3] [--json OUT]
 
 Streams (identical numpy expressions on both sides, see pycachesim_side.py):
 10 M uniformly random 8-byte loads over 1 GiB, and 10 M sequential 8-byte
@@ -166,7 +166,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=9, help="paired rounds against pycachesim (about 3 s each)")
+    ap.add_argument("--full-reps", type=int, default=3,
+                    help="reps of the timing and full-model figures (the full model's random stream: ~12 s each)")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     data = streams(a.n, a.seed)
@@ -206,9 +208,9 @@ def main(argv=None) -> int:
                "cachesim_one_thread_maccess_s": a.n / float(np.median(t["ours1"])) / 1e6,
                "cachesim_misses": misses[name], "cachesim_seconds": t["ours"],
                "cachesim_timing_maccess_s": a.n / float(np.median([ours(recs[name], timing=True)["seconds"]
-                                                                   for _ in range(a.reps)])) / 1e6,
-               "cachesim_skylake_full_maccess_s": full_model(addr, a.reps),
-               "cachesim_full_bench_caches_maccess_s": full_model(addr, a.reps, bench_caches=True)}
+                                                                   for _ in range(a.full_reps)])) / 1e6,
+               "cachesim_skylake_full_maccess_s": full_model(addr, a.full_reps),
+               "cachesim_full_bench_caches_maccess_s": full_model(addr, a.full_reps, bench_caches=True)}
         if t["peer"]:
             ratios = [pp / oo for pp, oo in zip(t["peer"], t["ours"])]
             row.update({"pycachesim_maccess_s": a.n / float(np.median(t["peer"])) / 1e6,
