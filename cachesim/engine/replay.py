@@ -107,7 +107,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     lb = np.uint64(line_bits)
     nrec = rec.shape[0]
     lines = 0
-    last_pf = -1
+    la = (np.int64(-1), np.int64(-1))   # look_ahead's last line and page-table line
     timing = R[R_HDR][H_TIMING] == 1 and nparts == 1
     pf = R[R_HDR][H_PREFETCH] == 1
     tlb = R[R_HDR][H_TLB] == 1
@@ -120,7 +120,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     recp, hp = rec.ctypes.data, hout.ctypes.data
     RECP = as_ptr(recp)
     for r in range(nrec):
-        last_pf = look_ahead(R, RECP, nrec, r, lb, part, pmask, last_pf)
+        la = look_ahead(R, RECP, nrec, r, lb, part, pmask, la)
         if r < skip:    # counted with the run it repeats
             continue
         a = rec[r].addr
