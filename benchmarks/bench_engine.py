@@ -35,7 +35,6 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -78,15 +77,20 @@ def records(addr: np.ndarray) -> np.ndarray:
     return rec
 
 
-def ours(rec: np.ndarray, timing: bool = False, threads: int | None = None) -> dict:
-    """One rep of our replay of `rec`, chunk by chunk as `cachesim run` does."""
-    m = machine_from_dict(dict(MACHINE, replay={"timing": timing}))
+def timed_replay(m, rec: np.ndarray, threads: int | None = None) -> tuple[float, EngineState]:
+    """Seconds for one replay of `rec` on cold caches, chunk by chunk as
+    `cachesim run` does, until a pipeline's worker has finished."""
     st = EngineState(m, threads)
     t = time.perf_counter()
     for i in range(0, len(rec), CHUNK):
         st.replay(rec[i:i + CHUNK])
     st.sync()
-    dt = time.perf_counter() - t
+    return time.perf_counter() - t, st
+
+
+def ours(rec: np.ndarray, timing: bool = False, threads: int | None = None) -> dict:
+    """One rep of our replay of `rec` on the benchmark's machine."""
+    dt, st = timed_replay(machine_from_dict(dict(MACHINE, replay={"timing": timing})), rec, threads)
     s = st.stats.sum(axis=1)
     return {"seconds": dt, "misses": [int(s[c, 4:7].sum()) for c in range(3)]}
 
@@ -99,7 +103,7 @@ def warm_up() -> None:
             ours(rec, timing, threads)
 
 
-def full_model(addr: np.ndarray, reps: int, bench_caches: bool = False) -> float:
+def full_model(rec: np.ndarray, reps: int, bench_caches: bool = False) -> float:
     """Records/s (median of reps) of the shipped Skylake-SP config on the
     stream: timing, TLBs with page walks and prefetchers all on (issue 4's
     'full model'). bench_caches: the same with this benchmark's three
@@ -115,15 +119,8 @@ def full_model(addr: np.ndarray, reps: int, bench_caches: bool = False) -> float
         l3.pop("slices")
         l3.update(clusivity="nine", replacement_policy="lru")
     m = machine_from_dict(raw)
-    rec = records(addr)
     EngineState(m).replay(rec[:10_000])
-    times = []
-    for _ in range(reps):
-        st = EngineState(m)
-        t = time.perf_counter()
-        for i in range(0, len(rec), CHUNK):
-            st.replay(rec[i:i + CHUNK])
-        times.append(time.perf_counter() - t)
+    times = [timed_replay(m, rec)[0] for _ in range(reps)]
     return len(rec) / float(np.median(times)) / 1e6
 
 
@@ -201,7 +198,7 @@ def main(argv=None) -> int:
     finally:
         if pc:
             pc.close()
-    for name, addr in data.items():
+    for name in data:
         t = times[name]
         med = float(np.median(t["ours"]))
         row = {"cachesim_maccess_s": a.n / med / 1e6, "cachesim_best_maccess_s": a.n / min(t["ours"]) / 1e6,
@@ -209,8 +206,8 @@ def main(argv=None) -> int:
                "cachesim_misses": misses[name], "cachesim_seconds": t["ours"],
                "cachesim_timing_maccess_s": a.n / float(np.median([ours(recs[name], timing=True)["seconds"]
                                                                    for _ in range(a.full_reps)])) / 1e6,
-               "cachesim_skylake_full_maccess_s": full_model(addr, a.full_reps),
-               "cachesim_full_bench_caches_maccess_s": full_model(addr, a.full_reps, bench_caches=True)}
+               "cachesim_skylake_full_maccess_s": full_model(recs[name], a.full_reps),
+               "cachesim_full_bench_caches_maccess_s": full_model(recs[name], a.full_reps, bench_caches=True)}
         if t["peer"]:
             ratios = [pp / oo for pp, oo in zip(t["peer"], t["ours"])]
             row.update({"pycachesim_maccess_s": a.n / float(np.median(t["peer"])) / 1e6,

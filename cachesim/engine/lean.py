@@ -151,6 +151,12 @@ def _level_pass(R, c, pos, Q, nq, O, H):
 
 
 @njit(cache=True, inline="always")
+def _set_of(line, mask, sets):
+    """cache.set_index of an unsliced cache (plain machines have no slices)."""
+    return line & mask if mask >= 0 else line % sets
+
+
+@njit(cache=True, inline="always")
 def _level_nibble(R, c, pos, Q, nq, O, H):
     """_level_pass for a nibble-stack LRU cache, with the cache's geometry,
     hint, hint flag and valid count in registers for the whole pass. The
@@ -185,8 +191,7 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
     no = 0
     for i in range(nq):
         if i + AHEAD < nq:
-            la = Q[2 * (i + AHEAD)]
-            sa = la & mask if mask >= 0 else la % sets
+            sa = _set_of(Q[2 * (i + AHEAD)], mask, sets)
             f0 = eoff + sa * ways
             prefetch(TAGS, f0)
             prefetch(TAGS, f0 + e1)
@@ -204,7 +209,7 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
             ST[sr + WB_IN] += 1
         else:
             ST[sr + ACC + k] += 1
-        s = line & mask if mask >= 0 else line % sets
+        s = _set_of(line, mask, sets)
         e0 = eoff + s * ways
         e = -1
         if TAGS[eh] == line:

@@ -443,14 +443,12 @@ class EngineState:
         import os
         self.machine = machine
         # the lean loop where it gives the same results (lean.plain); lean=False forces the generic one
-        self.kernel = replay_lean if (plain(machine) if lean is None else lean and plain(machine)) else replay_default
-        # the level-1 pass with nibble-stack LRU compiled in (+14 % on a record
+        self.lean = plain(machine) if lean is None else lean and plain(machine)
+        # its level-1 pass with nibble-stack LRU compiled in (+14 % on a record
         # that opens a line); a separate entry point, so only one copy compiles
-        nibble = self.kernel is replay_lean and nibble_l1(machine)
+        nibble = self.lean and nibble_l1(machine)
+        self.kernel = (replay_lean_nibble if nibble else replay_lean) if self.lean else replay_default
         self._front = lean_front_nibble if nibble else lean_front
-        if nibble:
-            self.kernel = replay_lean_nibble
-        self.lean = self.kernel in (replay_lean, replay_lean_nibble)
         env = int(os.environ.get("CACHESIM_THREADS", "0"))
         if threads is None:
             # Default: on a plain machine and a multi-core host, the lean
