@@ -26,8 +26,8 @@ Numba code sees it as a tuple ``R`` of int64 pointers, one per region
             times of the last `window` records (timing.py)
     MSH     per cache, a ring of its MSHRs' busy-until times
     MSHI    per cache, the next MSHR in its ring
-    PFB     per entry, 1 while a line a prefetcher brought in is unused
-    PFR     per entry, the cycle its prefetch fill completes
+    PFR     per entry, while a line a prefetcher brought in is unused, the
+            cycle its prefetch fill completes (>= 1), else 0
     PFS     prefetcher state (tables), per cache and prefetcher
     PFQ     prefetch candidates of the current access
     REG     address regions with large pages: count, then (start, end, shift)
@@ -43,9 +43,9 @@ from numba import njit
 from .rawarray import region, region8
 
 REGIONS = ("P", "TAGS", "DIRTY", "RS", "SS", "CS", "HINT", "BELOW", "ABOVE", "STATS", "STACK", "RUN",
-           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFB", "PFR", "PFS", "PFQ", "REG", "TLBMAP", "TLBLAT", "HDR")
+           "PATHD", "PATHI", "VALID", "SCR", "LAT", "TIME", "MSH", "MSHI", "PFR", "PFS", "PFQ", "REG", "TLBMAP", "TLBLAT", "HDR")
 (R_P, R_TAGS, R_DIRTY, R_RS, R_SS, R_CS, R_HINT, R_BELOW, R_ABOVE, R_STATS, R_STACK, R_RUN, R_PATHD,
- R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_PFB, R_PFR, R_PFS, R_PFQ, R_REG, R_TLBMAP, R_TLBLAT,
+ R_PATHI, R_VALID, R_SCR, R_LAT, R_TIME, R_MSH, R_MSHI, R_PFR, R_PFS, R_PFQ, R_REG, R_TLBMAP, R_TLBLAT,
  R_HDR) = range(len(REGIONS))
 
 # header words (HDR region): region offsets first, then scalars
@@ -124,4 +124,4 @@ def regions(base):
             region(base, h[12]), region(base, h[13]), region(base, h[14]), region(base, h[15]),
             region(base, h[16]), region(base, h[17]), region(base, h[18]), region(base, h[19]),
             region(base, h[20]), region(base, h[21]), region(base, h[22]), region(base, h[23]),
-            region(base, h[24]), region(base, h[25]), region(base, h[26]), h)
+            region(base, h[24]), region(base, h[25]), h)

@@ -37,7 +37,7 @@ import numpy as np
 from numba import njit
 
 from .arena import (CLUS, EXCLUSIVE, H_NCACHE, H_PREFETCH, INCLUSIVE, R_ABOVE, R_BELOW, R_DIRTY, R_HDR,
-                    R_LAT, R_PFB, R_PFR, R_RUN, R_SCR, R_STACK, R_TAGS, WA, WAYS, WB)
+                    R_LAT, R_PFR, R_RUN, R_SCR, R_STACK, R_TAGS, WA, WAYS, WB)
 from . import prefetchers as pfm
 from .arena import H_LINEBITS, NPARAM, PF1, PF2, PFS1, PFS2, R_P, R_PFQ, R_PFS
 from .cache import bump, find, hint, insert, insert_at, par, remove, scan, set_base, touch, touch_at
@@ -51,14 +51,15 @@ from .timing import R_DISPATCH, R_PFCACHE, R_PFHIT, R_PFWAIT
 def prefetched_hit(R, c, e, pos):
     """A demand hit on entry e: if a hardware prefetch brought the line in and
     it is unused so far, count it useful and remember when it arrives."""
-    PFB = R[R_PFB]
-    if PFB[e]:
-        PFB[e] = 0
+    PFR = R[R_PFR]
+    arrival = PFR[e]
+    if arrival:
+        PFR[e] = 0
         bump(R, c, 0, PF_USEFUL)
         RUN = R[R_RUN]
         RUN[R_PFHIT] = pos + 1
-        if R[R_PFR][e] > RUN[R_PFWAIT]:
-            RUN[R_PFWAIT] = R[R_PFR][e]
+        if arrival > RUN[R_PFWAIT]:
+            RUN[R_PFWAIT] = arrival
             RUN[R_PFCACHE] = c
 
 OP_VICTIM, OP_SEND, OP_PLACE, OP_WBACK = 0, 1, 2, 3
@@ -218,11 +219,10 @@ def fill(R, path, n, s, line, k, tag):
         carried = 0
         if pf:
             e = hint(R, c)             # the entry just filled
-            if k == K_PREFETCH and pos == s:
-                R[R_PFB][e] = 1        # a hardware prefetch of this cache's prefetchers
-                R[R_PFR][e] = R[R_RUN][R_DISPATCH] + 1 + R[R_LAT][h]
+            if k == K_PREFETCH and pos == s:   # a hardware prefetch of this cache's prefetchers
+                R[R_PFR][e] = R[R_RUN][R_DISPATCH] + 1 + R[R_LAT][h]   # >= 1: set while unused
             else:
-                R[R_PFB][e] = 0
+                R[R_PFR][e] = 0
     return 2 * h + carried
 
 
@@ -235,7 +235,7 @@ def quiet_hit(R, c, e, line, site):
     would then change nothing but reset RUN[R_PFHIT]."""
     P = R[R_P]
     p = c * NPARAM
-    if R[R_PFB][e] != 0 or R[R_RUN][R_PFHIT] != 0:
+    if R[R_PFR][e] != 0 or R[R_RUN][R_PFHIT] != 0:
         return False
     if P[p + PF1] != 0 and not pfm.quiet(P[p + PF1], R[R_PFS], P[p + PFS1], line, site):
         return False

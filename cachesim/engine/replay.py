@@ -315,7 +315,7 @@ class _Arena:
             "CS": n * HS, "HINT": HS * n, "BELOW": n, "ABOVE": n * n,
             "STATS": (n + 1) * NTAGS * NCNT, "STACK": STACK * 4, "RUN": NRUN, "PATHD": n, "PATHI": n,
             "VALID": HS * n, "SCR": 2 * n, "LAT": 2 * (n + 1), "TIME": TRING + machine.window,
-            "MSH": sum(c.mshrs for c in caches), "MSHI": n, "PFB": entries, "PFR": entries,
+            "MSH": sum(c.mshrs for c in caches), "MSHI": n, "PFR": entries,
             "PFS": sum(pfm.state_words(name) for c in caches for name in c.prefetchers), "PFQ": pfm.QUEUE,
             "REG": 1 + 3 * len(machine.regions), "TLBMAP": 6, "TLBLAT": n})
         self.M = M
