@@ -169,14 +169,14 @@ def remove(R, c, e):
 
 
 @njit(cache=True, inline="always")
-def insert(R, c, line, d, tag):
-    """Allocate the absent `line` in cache c with dirty bit d.
+def insert(R, c, line, d, tag, inl=False):
+    """Allocate the absent `line` in cache c with dirty bit d (inl: as touch).
 
     Returns (victim line, victim dirty); victim line -1 when a way was free.
     Invalid ways are used lowest first, before the policy is asked.
     """
     s, e0 = set_base(R, c, line)
-    return insert_at(R, c, line, d, tag, e0, s)
+    return insert_at(R, c, line, d, tag, e0, s, inl)
 
 
 @njit(cache=True, inline="always")

@@ -153,8 +153,8 @@ def install(R, c, line, d, tag):
 
 
 @njit(cache=True, inline="always")
-def install_at(R, c, line, d, tag, e0, s):
-    vline, vd = insert_at(R, c, line, d, tag, e0, s)
+def install_at(R, c, line, d, tag, e0, s, inl=False):
+    vline, vd = insert_at(R, c, line, d, tag, e0, s, inl)
     if vline >= 0:
         # A clean victim of a non-inclusive cache with no exclusive cache
         # below it needs nothing: skip the cascade machinery (the common case).
@@ -194,7 +194,7 @@ def fill(R, path, n, s, line, k, tag):
                     carried = np.int64(R[R_DIRTY][e])
                     remove(R, c, e)
                 else:
-                    touch_at(R, c, e, e0, st)
+                    touch_at(R, c, e, e0, st, True)
                     if pf and k != K_PREFETCH:
                         prefetched_hit(R, c, e, pos)
                 break
@@ -204,7 +204,7 @@ def fill(R, path, n, s, line, k, tag):
                 carried = np.int64(R[R_DIRTY][e])
                 remove(R, c, e)
             else:
-                touch(R, c, e)
+                touch(R, c, e, True)
                 if pf and k != K_PREFETCH:
                     prefetched_hit(R, c, e, pos)
             break
@@ -215,7 +215,7 @@ def fill(R, path, n, s, line, k, tag):
         c = path[pos]
         if par(R, c, CLUS) == EXCLUSIVE:
             continue
-        install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos])
+        install_at(R, c, line, carried, tag, SCR[2 * pos + 1], SCR[2 * pos], True)
         carried = 0
         if pf:
             e = hint(R, c)             # the entry just filled

@@ -69,8 +69,8 @@ def repeat_run(base, recp, hp, r, nrec, a, line, t, kd, site, line_bits, rg0):
         if c1 < 0:
             return r
         bump(R, c1, t, ACC + K_READ)
-        touch(R, c1, e1)
-    touch(R, d1, e)
+        touch(R, c1, e1, True)
+    touch(R, d1, e, True)
     _count_l1_hit(R, d1, e, t, kd)
     RECP = as_ptr(recp)
     j = same_line_run(RECP, r, nrec, np.uint64(line_bits), line_bits, 0xFFFFFFFF if pf else 0)  # ip-stride: per site
@@ -148,13 +148,13 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
             e = hint(R, d1)
             hit = False
             if TAGS[e] == first:
-                touch(R, d1, e)
+                touch(R, d1, e, True)
                 hit = True
             else:
                 st, e0 = set_base(R, d1, first)
                 e = scan(TAGS, e0, d1_ways, first)
                 if e >= 0:
-                    touch_at(R, d1, e, e0, st)
+                    touch_at(R, d1, e, e0, st, True)
                     hit = True
             if hit:
                 lines += 1

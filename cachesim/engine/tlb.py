@@ -82,7 +82,7 @@ def translate(R, addr, tag, path, n, line_bits):
         bump(R, c1, tag, ACC + K_READ)
         e = find(R, c1, key)
         if e >= 0:
-            touch(R, c1, e)
+            touch(R, c1, e, True)
             return 0
         bump(R, c1, tag, MISS + K_READ)
     if c2 >= 0:
@@ -90,9 +90,9 @@ def translate(R, addr, tag, path, n, line_bits):
         bump(R, c2, tag, ACC + K_READ)
         e = find(R, c2, key)
         if e >= 0:
-            touch(R, c2, e)
+            touch(R, c2, e, True)
             if c1 >= 0:
-                insert(R, c1, key, 0, tag)
+                insert(R, c1, key, 0, tag, True)
             return extra
         bump(R, c2, tag, MISS + K_READ)
     LAT = R[R_LAT]
@@ -105,14 +105,14 @@ def translate(R, addr, tag, path, n, line_bits):
         e = find(R, d1, line)
         if e >= 0:
             bump(R, d1, WALK_TAG, ACC + K_READ)
-            touch(R, d1, e)
+            touch(R, d1, e, True)
             if pf:
                 prefetched_hit(R, d1, e, 0)
             extra += LAT[0]
         else:
             extra += LAT[fill(R, path, n, np.int64(0), line, np.int64(K_READ), np.int64(WALK_TAG)) >> 1]
     if c2 >= 0:
-        insert(R, c2, key, 0, tag)
+        insert(R, c2, key, 0, tag, True)
     if c1 >= 0:
-        insert(R, c1, key, 0, tag)
+        insert(R, c1, key, 0, tag, True)
     return extra
