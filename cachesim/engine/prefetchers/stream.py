@@ -17,12 +17,14 @@ def observe(S, base, line, site, hit, Q, qn, line_bits):
     S[clock] += 1
     found = -1
     oldest = 0
+    age = S[base + 4]
     for i in range(ENTRIES):
         b = base + 5 * i
         if S[b] == page + 1:
             found = b
-        if S[b + 4] < S[base + 5 * oldest + 4]:
+        if S[b + 4] < age:   # the age in a register: no load chained on the last compare
             oldest = i
+            age = S[b + 4]
     if found < 0:
         b = base + 5 * oldest
         S[b] = page + 1
