@@ -1,4 +1,4 @@
-"""Hardware prefetchers (next-line, IP-stride, stream, adjacent-line) and
+"""Hardware prefetchers (next-line, DCU, IP-stride, stream, adjacent-line) and
 software prefetch records: counted gem5-style as issued, useful and late."""
 import numpy as np
 import pytest
@@ -37,6 +37,49 @@ def test_tagged_next_line_covers_a_stream_after_one_miss():
     assert off["misses"] == lines
     assert on["misses"] == 1
     assert on["prefetch_issued"] == lines and on["prefetch_useful"] == lines - 1
+
+
+def test_dcu_streams_on_ascending_accesses_within_a_page():
+    """Intel's DCU prefetcher fires on an ascending access to a line just
+    brought in: an 8-byte stream misses once per 4 KiB page (it never
+    prefetches across one), every other line arrives by prefetch."""
+    pages = 20
+    lines = 64 * pages
+    lv = run(mach(l1=["dcu"], timing=False), stream(lines, per_line=8))["levels"]["L1"]
+    assert lv["misses"] == pages
+    assert lv["prefetch_issued"] == lines - pages and lv["prefetch_useful"] == lines - pages
+
+
+def test_dcu_ignores_single_and_descending_accesses():
+    lines = 500
+    # one access per line, as a random stream or a pointer chase: nothing to trigger it
+    one = run(mach(l1=["dcu"], timing=False), stream(lines))["levels"]["L1"]
+    assert one["prefetch_issued"] == 0 and one["misses"] == lines
+    # two accesses per line, the second at a lower offset: not ascending
+    r = stream(lines, per_line=2)
+    r["addr"] = (np.arange(2 * lines) // 2) * 64 + 56 - (np.arange(2 * lines) % 2) * 48
+    down = run(mach(l1=["dcu"], timing=False), r)["levels"]["L1"]
+    assert down["prefetch_issued"] == 0 and down["misses"] == lines
+    # the tagged next-line prefetcher fetches on every miss instead
+    tagged = run(mach(l1=["next_line"], timing=False), stream(lines, stride=2))["levels"]["L1"]
+    assert tagged["prefetch_issued"] == lines
+
+
+def test_dcu_remembers_only_the_last_lines_brought_in():
+    """An ascending second access triggers only while its line is among the
+    last dcu.ENTRIES lines brought in."""
+    from cachesim.engine.prefetchers.dcu import ENTRIES
+    for k in (ENTRIES, ENTRIES + 2):
+        # touch k lines (8 KiB apart: different pages), then each again higher up, in the same
+        # order: the first k - ENTRIES are forgotten by then
+        n = 50 * k
+        r = empty(2 * n)
+        grp = np.arange(2 * n) // (2 * k)
+        pos = np.arange(2 * n) % (2 * k)
+        r["addr"] = (grp * k + pos % k) * 8192 + np.where(pos < k, 0, 32)
+        r["size"] = 8
+        lv = run(mach(l1=["dcu"], timing=False), r)["levels"]["L1"]
+        assert lv["prefetch_issued"] == 50 * ENTRIES
 
 
 def test_l2_stream_prefetcher_trains_within_each_page():

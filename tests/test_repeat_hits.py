@@ -13,7 +13,7 @@ from cachesim.trace import empty
 from test_lean import LINE, plain_cache, run_traces
 
 PAGE_2M = 1 << 21
-PREFETCHERS = ["next_line", "ip_stride", "stream", "adjacent_line"]
+PREFETCHERS = ["next_line", "ip_stride", "stream", "adjacent_line", "dcu"]
 
 
 @st.composite

@@ -243,10 +243,11 @@ def quiet_hit(R, c, e, line, site):
 
 
 @njit(cache=True)
-def run_prefetchers(R, path, n, line, site, h, tag):
-    """Show a demand access to the prefetchers of every data cache it visited
-    (levels above h missed, level h hit) and issue their candidates that the
-    cache does not hold as prefetch fills from that cache down."""
+def run_prefetchers(R, path, n, line, off, site, h, tag):
+    """Show a demand access (at byte `off` of `line`) to the prefetchers of
+    every data cache it visited (levels above h missed, level h hit) and
+    issue their candidates that the cache does not hold as prefetch fills
+    from that cache down."""
     P = R[R_P]
     Q = R[R_PFQ]
     S = R[R_PFS]
@@ -259,9 +260,9 @@ def run_prefetchers(R, path, n, line, site, h, tag):
         if P[p + PF1] == 0:
             continue
         hit = 0 if pos < h else (2 if RUN[R_PFHIT] == pos + 1 else 1)
-        qn = pfm.observe(P[p + PF1], S, P[p + PFS1], line, site, hit, Q, 0, lb)
+        qn = pfm.observe(P[p + PF1], S, P[p + PFS1], line, off, site, hit, Q, 0, lb)
         if P[p + PF2] != 0:
-            qn = pfm.observe(P[p + PF2], S, P[p + PFS2], line, site, hit, Q, qn, lb)
+            qn = pfm.observe(P[p + PF2], S, P[p + PFS2], line, off, site, hit, Q, qn, lb)
         for i in range(qn):
             cand = Q[i]
             if cand < 0 or find(R, c, cand) >= 0:

@@ -105,6 +105,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
     d1_wb = par(R, d1, WB)
     d1_ways = par(R, d1, WAYS)
     lb = np.uint64(line_bits)
+    lmask = (np.int64(1) << line_bits) - 1   # a byte's offset in its line
     nrec = rec.shape[0]
     lines = 0
     la = (np.int64(-1), np.int64(-1))   # look_ahead's last line and page-table line
@@ -161,7 +162,7 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                 _count_l1_hit(R, d1, e, t, kd)
                 if pf:
                     prefetched_hit(R, d1, e, 0)
-                    run_prefetchers(R, pd, npd, first, np.int64(rec[r].site), np.int64(0), t)
+                    run_prefetchers(R, pd, npd, first, np.int64(a) & lmask, np.int64(rec[r].site), np.int64(0), t)
                 if timing:
                     account(R, rg0 + r, np.int64(rec[r].dep), LAT[0] + tl, 0, pd, npd, kd == READ)
                 hout[r] = 0
@@ -202,7 +203,8 @@ def replay_default(rec, base, line_bits, part, nparts, hout):
                     if got > h:
                         h = got
             if pf and kd != IFETCH and k != K_PREFETCH:
-                run_prefetchers(R, pd, npd, line, np.int64(rec[r].site), hl, t)
+                run_prefetchers(R, pd, npd, line, (np.int64(a) & lmask) if line == first else np.int64(0),
+                                np.int64(rec[r].site), hl, t)
             elif pf:
                 RUN[R_PFHIT] = 0   # an ifetch's prefetched hit is not the next data access's
         hout[r] = h

@@ -7,7 +7,7 @@ STATE_WORDS = 0
 
 
 @njit(cache=True, inline="always")
-def observe(S, base, line, site, hit, Q, qn, line_bits):
+def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     if hit == 0:
         Q[qn] = line ^ 1
         qn += 1

@@ -10,7 +10,7 @@ MAX_STRIDE_BYTES = 2048
 
 
 @njit(cache=True, inline="always")
-def observe(S, base, line, site, hit, Q, qn, line_bits):
+def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     b = base + 4 * (site % ENTRIES)
     if S[b] != site + 1:                    # site + 1 so that 0 means empty
         S[b] = site + 1

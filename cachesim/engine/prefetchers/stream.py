@@ -9,7 +9,7 @@ STATE_WORDS = 5 * ENTRIES + 1   # page+1, last offset, direction, confidence, ag
 
 
 @njit(cache=True, inline="always")
-def observe(S, base, line, site, hit, Q, qn, line_bits):
+def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     shift = 12 - line_bits
     page = line >> shift
     off = line & ((1 << shift) - 1)
