@@ -1,12 +1,13 @@
 """Hardware prefetchers, each a module behind one interface (ChampSim's
 shape): ``observe(S, base, line, off, site, hit, Q, qn, line_bits) -> qn``
 sees a demand access at its cache (off: its byte offset in the line; hit:
-0 miss, 1 hit, 2 first hit on a line it prefetched), may update its state ``S[base:base+STATE_WORDS]`` and appends
-candidate lines to the queue ``Q`` (returning the new length). The engine
-issues each candidate that the cache does not hold as a prefetch fill.
-``quiet(S, base, line, site)`` says whether observing a plain hit (hit 1)
-on `line` from `site` now would change no state and issue nothing; the
-replay then skips the call for a repeated level-1 hit (replay.py).
+0 miss, 1 hit, 2 first hit on a line it prefetched), may update its state
+``S[base:base+STATE_WORDS]`` and appends candidate lines to the queue ``Q``
+(returning the new length). The engine issues each candidate that the
+cache does not hold as a prefetch fill. ``quiet(S, base, line, site)``
+says whether observing a plain hit (hit 1) on `line` from `site` now would
+change no state and issue nothing; the replay then skips the call for a
+repeated level-1 hit (replay.py).
 
 Adding a prefetcher = one module + one entry in PREFETCHERS + one branch in
 each dispatcher below.

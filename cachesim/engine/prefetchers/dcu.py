@@ -43,7 +43,8 @@ def observe(S, base, line, off, site, hit, Q, qn, line_bits):
         return qn
     if off > S[b + 1]:
         S[b + 2] = 0
-        if ((line + 1) << line_bits) >> PAGE_BITS == (line << line_bits) >> PAGE_BITS:
+        shift = PAGE_BITS - line_bits
+        if (line + 1) >> shift == line >> shift:
             Q[qn] = line + 1
             qn += 1
     else:

@@ -12,7 +12,7 @@ STATE_WORDS = 5 * ENTRIES + 1   # page+1, last offset, direction, confidence, ag
 def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     shift = 12 - line_bits
     page = line >> shift
-    off = line & ((1 << shift) - 1)
+    lo = line & ((1 << shift) - 1)   # the line's place in its page
     clock = base + 5 * ENTRIES
     S[clock] += 1
     found = -1
@@ -28,14 +28,14 @@ def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     if found < 0:
         b = base + 5 * oldest
         S[b] = page + 1
-        S[b + 1] = off
+        S[b + 1] = lo
         S[b + 2] = 0
         S[b + 3] = 0
         S[b + 4] = S[clock]
         return qn
     b = found
     S[b + 4] = S[clock]
-    d = off - S[b + 1]
+    d = lo - S[b + 1]
     if d == 0:
         return qn
     direction = 1 if d > 0 else -1
@@ -45,10 +45,10 @@ def observe(S, base, line, off, site, hit, Q, qn, line_bits):
     else:
         S[b + 2] = direction
         S[b + 3] = 0
-    S[b + 1] = off
+    S[b + 1] = lo
     if S[b + 3] >= 1:
         for k in range(1, DEGREE + 1):
-            t = off + direction * k
+            t = lo + direction * k
             if 0 <= t < (1 << shift):
                 Q[qn] = (page << shift) + t
                 qn += 1
