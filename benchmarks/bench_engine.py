@@ -12,7 +12,9 @@ Our side is timed three ways: cache counters only (`[replay] timing =
 false`), with the timing model on, and the shipped configs/skylake.toml with
 timing, TLBs and prefetchers (the "full model" of issue 4), also with the
 three caches above in its place. It replays .npy-style records (the 32-byte
-record dtype) chunk by chunk exactly as `cachesim run` does, and the clock
+record dtype) chunk by chunk exactly as `cachesim run` does; the clock
+starts once the simulator is built (its cold arena and, on two threads, the
+pipeline's worker and ring), as pycachesim's starts after its build(), and
 stops when the pipeline's worker has finished; numba compilation is warmed
 up on a small stream first and is not timed. pycachesim runs in its own venv
 (its import package is also `cachesim`) as one long-lived process, timed

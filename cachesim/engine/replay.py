@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 
 from ..config import Machine
-from ..trace import IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
+from ..trace import CHUNK, IFETCH, PREFETCH, PREFETCHW, READ, RECORD_DTYPE, RMW, WRITE
 from . import policies as pol
 from .arena import (CLUS, CLUS_IDS, CSOFF, ENTRIES, EOFF, H_LINEBITS, H_NCACHE, H_NPATHD, H_NPATHI, H_PREFETCH, H_TLB,
                     H_REPEAT, H_TIMING, H_WINDOW, HS, MASK, MSHOFF, MSHRS, NPARAM, PF1, PF2, PFS1, PFS2, POLICY, R_LAT,
@@ -472,6 +472,8 @@ class EngineState:
         self._pending = [None] * self.NSLOTS
         self._k = 0
         self._hbuf = None
+        if self.pipelined:
+            self._start_pipeline()
 
     @property
     def M(self) -> np.ndarray:
@@ -538,24 +540,33 @@ class EngineState:
     SLOT = 1 << 15
     NSLOTS = 16
 
+    def _start_pipeline(self) -> None:
+        """The pipeline's worker thread, ring and buffers, made with the cold
+        caches rather than by the first replay: they are the simulator's
+        set-up, like the arena (1.3-4.5 ms here, 3-9 % of a 10 M-record
+        sequential replay, had been inside it)."""
+        from concurrent.futures import ThreadPoolExecutor
+        self._pool = ThreadPoolExecutor(1)
+        # One block on huge pages for the ring and the lower levels'
+        # buffers, written once here: in 4 KiB pages their first use took
+        # ~2600 page faults, 2-3 ms of a 50-80 ms sequential replay.
+        cap = int(queue_cap(self.line_bits))
+        words = 2 * (self.SLOT + cap)
+        block = zeroed(self.NSLOTS * words + int(queue_words(len(self.path_d), self.line_bits)))
+        block[::512] = 0   # fault every page in now (4 KiB apart; huge pages take one each)
+        self._slots = [block[k * words:(k + 1) * words] for k in range(self.NSLOTS)]
+        self._cap = cap
+        self._below = block[self.NSLOTS * words:]
+        for h in self._houts(CHUNK):
+            h.fill(0)   # its pages too
+        self._pool.submit(int).result()   # the worker thread starts on its first task
+
     def _replay_pipelined(self, rec: np.ndarray, hout: np.ndarray) -> None:
         """lean.lean_front on this thread, lean.lean_back on a worker, over a
         ring of slots; the worker takes slots in the order they were filled.
         Without timing the worker may still be on this chunk's last slots
         when replay() returns (it reads no record), so the pipeline does not
         drain at every chunk; everything that reads state calls sync()."""
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pool = ThreadPoolExecutor(1)
-            # One block on huge pages for the ring and the lower levels'
-            # buffers: in 4 KiB pages their first use took ~2600 page faults,
-            # 2-3 ms of a 50-80 ms sequential replay.
-            cap = int(queue_cap(self.line_bits))
-            words = 2 * (self.SLOT + cap)
-            block = zeroed(self.NSLOTS * words + int(queue_words(len(self.path_d), self.line_bits)))
-            self._slots = [block[k * words:(k + 1) * words] for k in range(self.NSLOTS)]
-            self._cap = cap
-            self._below = block[self.NSLOTS * words:]
         a = self.arenas[0]
         base, lb = a.M.ctypes.data, self.line_bits
         rg0 = int(a.run[R_RECORDS])
