@@ -88,6 +88,19 @@ def test_wide_sets_match_reference(policy, ways, recs):
     compare(m, recs)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(7, 16), st.integers(7, 16), st.sampled_from(["nine", "inclusive"]), traces())
+def test_deep_nibble_stacks_match_reference(w1, w2, clus, recs):
+    """7-16 ways of LRU at both levels, on the lean loop (nine) and the
+    generic one (an inclusive L2): refilling a full set reorders its nibble
+    stack with one shift (lru.evict_to_front); 16 ways reach the sign bit."""
+    m = machine_from_dict({"machine": {"name": "deep", "line_size": LINE},
+                           "caches": {"L1": {"level": 1, "size": w1 * LINE, "assoc": w1},
+                                      "L2": {"level": 2, "size": 2 * w2 * LINE, "assoc": w2,
+                                             "clusivity": clus}}})
+    compare(m, recs)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(machines(), traces())
 def test_cachegrind_semantics_match_reference(m, recs):

@@ -200,14 +200,16 @@ def insert_at(R, c, line, d, tag, e0, s, inl=False):
             VALID[c * HS] += 1
     vline = -1
     vd = 0
+    reset = False
     if w < 0:
-        w = pol.victim_inl(inl, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
+        w, reset = pol.victim_inl(inl, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, ways)
         vline = TAGS[e0 + w]
         vd = np.int64(DIRTY[e0 + w])
         bump(R, c, tag, EVICT)
     TAGS[e0 + w] = line
     DIRTY[e0 + w] = d
-    pol.touch_inl(inl, True, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
+    if not reset:
+        pol.touch_inl(inl, True, pid, R[R_RS], R[R_SS], R[R_CS], e0, gs, cs, w, ways)
     # A nibble-stack LRU insert moves the way to the front exactly as a hit
     # would, so a touch right after it (a stream's next record on the line)
     # may be skipped; other policies insert differently from a hit.

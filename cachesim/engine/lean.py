@@ -38,7 +38,7 @@ from .arena import (ENTRIES, EOFF, H_NCACHE, H_NPATHD, H_TIMING, HS, MASK, NPARA
 from .cache import bump, bump_by, hint, insert_at, par, scan, set_base, touch, touch_at
 from .lookahead import REC_AHEAD, prefetch_set, record_lines, same_line_run
 from .policies import NIBBLE, nibble_lru
-from .policies.lru import STACK_WAYS, to_front
+from .policies.lru import STACK_WAYS, evict_to_front, to_front
 from .rawarray import as_ptr, as_ptr8, prefetch
 from .stats import (ACC, EVICT, K_IFETCH, K_PREFETCH, K_READ, K_WRITE, MEM_READ, MEM_WRITE, MISS, NCNT, NTAGS,
                     R_LINES, R_RECORDS, WB_IN, WB_IN_MISS, WRITEBACK, count_op)
@@ -185,7 +185,6 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
     eh = HINT[c * HS]
     last = HINT[c * HS + 1]
     valid = VALID[c * HS]
-    vsh = 4 * (ways - 1)
     mid = ways > 8 and ways & (ways - 1) != 0   # 9-15 ways may span three host lines
     e1 = ways - 1
     no = 0
@@ -246,13 +245,15 @@ def _level_nibble(R, c, pos, Q, nq, O, H):
         vline = -1
         vd = 0
         if w < 0:
-            w = (SS[soff + s] >> vsh) & 15
+            w, ss = evict_to_front(SS[soff + s], ways)
             vline = TAGS[e0 + w]
             vd = DIRTY[e0 + w]
             ST[sr + EVICT] += 1
+        else:
+            ss = to_front(SS[soff + s], w)
         TAGS[e0 + w] = line
         DIRTY[e0 + w] = d
-        SS[soff + s] = to_front(SS[soff + s], w)
+        SS[soff + s] = ss
         eh = e0 + w
         last = 1
         if vline >= 0 and vd:

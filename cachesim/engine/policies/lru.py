@@ -47,6 +47,16 @@ def to_front(o, way):
 
 
 @njit(cache=True, inline="always")
+def evict_to_front(o, ways):
+    """(victim, o once the victim's way is refilled): to_front of the last
+    of `ways` nibbles is a mask and a shift, with no search for the way's
+    place (an install into a full set: every miss of a warm cache)."""
+    sh = 4 * (ways - 1)
+    w = (o >> sh) & 15
+    return w, ((o & ((1 << sh) - 1)) << 4) | w
+
+
+@njit(cache=True, inline="always")
 def to_back(o, way, ways):
     p = pos(o, way)
     hi = 0 if p == 15 else o & ~_below(p + 1)
