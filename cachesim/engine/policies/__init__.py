@@ -152,8 +152,9 @@ def touch_inl(inl, inserted, pid, RS, SS, CS, e0, s, cs, way, ways):
 @njit(cache=True, inline="always")
 def victim_inl(inl, pid, RS, SS, CS, e0, s, cs, ways):
     """(victim way, True if the policy already ranks the way as just
-    refilled): a nibble stack moves its last nibble to the front with one
-    shift (lru.evict_to_front), so the caller skips its touch_inl."""
+    refilled): a nibble stack moves its last nibble to the front with a
+    mask and a shift (lru.evict_to_front), so the caller skips its
+    touch_inl."""
     if inl == NIBBLE or (inl and nibble_lru(pid, ways)):
         w, o = lru.evict_to_front(SS[s], ways)
         SS[s] = o
